@@ -1,0 +1,245 @@
+"""Reading and writing a run directory: atomic writes, the manifest, ``load_run``.
+
+Every artifact is written to a temporary file in the same directory and moved into
+place with ``os.replace``, so a reader (the dashboard) never sees a half-written file.
+
+>>> import tempfile, pandas as pd
+>>> d = tempfile.mkdtemp()
+>>> atomic_write_json(Path(d) / "m.json", {"a": 1})
+>>> json.loads((Path(d) / "m.json").read_text())
+{'a': 1}
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analysis.schema import MANIFEST_KEYS, PARQUET_ARTIFACTS, SCHEMA_VERSION, TABLES
+
+__all__ = [
+    "Run",
+    "RunError",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_npz",
+    "atomic_write_parquet",
+    "atomic_write_text",
+    "load_run",
+    "read_manifest",
+    "write_manifest",
+]
+
+
+class RunError(ValueError):
+    """A run directory is missing, incomplete or of another schema version."""
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file + ``os.replace``)."""
+    _atomic_write(Path(path), lambda fh: fh.write(data), "wb")
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically (numpy scalars/arrays allowed)."""
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def atomic_write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
+    """Write a DataFrame as Parquet (no index) atomically."""
+    buf = io.BytesIO()
+    frame.reset_index(drop=True).to_parquet(buf, index=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_write_npz(path: str | Path, **arrays: np.ndarray) -> None:
+    """Write arrays as a compressed ``.npz`` atomically (no pickled objects)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_manifest(run_dir: str | Path, manifest: dict[str, Any]) -> None:
+    """Validate the manifest's keys and write ``manifest.json`` atomically."""
+    missing = sorted(set(MANIFEST_KEYS) - set(manifest))
+    if missing:
+        raise ValueError(f"manifest is missing key(s) {missing}; required: {sorted(MANIFEST_KEYS)}")
+    if manifest["schema_version"] != SCHEMA_VERSION:
+        raise ValueError(
+            f"manifest schema_version={manifest['schema_version']} != {SCHEMA_VERSION}"
+        )
+    atomic_write_json(Path(run_dir) / "manifest.json", manifest)
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """Read and check ``manifest.json`` of a run directory (clear errors naming the file)."""
+    path = Path(run_dir) / "manifest.json"
+    if not path.is_file():
+        raise RunError(f"{path}: no manifest.json (not an analysis run directory?)")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise RunError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(manifest, dict):
+        raise RunError(f"{path}: expected a JSON object")
+    missing = sorted(set(MANIFEST_KEYS) - set(manifest))
+    if missing:
+        raise RunError(f"{path}: missing manifest key(s) {missing}")
+    if manifest["schema_version"] != SCHEMA_VERSION:
+        raise RunError(
+            f"{path}: schema_version {manifest['schema_version']} but this code reads "
+            f"{SCHEMA_VERSION}; re-run `pamm analyze`"
+        )
+    return manifest
+
+
+_KIND_CHECKS: dict[str, Callable[[pa.DataType], bool]] = {
+    "int": pa.types.is_integer,
+    "float": pa.types.is_floating,
+    "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+    "bool": pa.types.is_boolean,
+    "object": lambda t: pa.types.is_list(t) or pa.types.is_large_list(t),
+}
+
+
+def _kind(dtype: str) -> str:
+    for kind in ("int", "float", "string", "bool", "object"):
+        if dtype.startswith(kind):
+            return kind
+    raise ValueError(f"schema dtype {dtype!r} has no kind")
+
+
+def _check_parquet(path: Path, heads: int) -> None:
+    name = path.name
+    try:
+        schema = pq.read_schema(path)
+    except Exception as err:
+        raise RunError(f"{path}: unreadable Parquet ({err})") from err
+    expected = {c.name: c.dtype for c in PARQUET_ARTIFACTS[name]}
+    if name.endswith("_motifs.parquet") and name != "bucket_motifs.parquet":
+        expected.update({f"bucket_{h}": "int64" for h in range(heads)})
+    for col, dtype in expected.items():
+        if col not in schema.names:
+            raise RunError(f"{path}: missing column {col!r}")
+        arrow_type = schema.field(col).type
+        if not _KIND_CHECKS[_kind(dtype)](arrow_type) and not pa.types.is_null(arrow_type):
+            raise RunError(f"{path}: column {col!r} has type {arrow_type}, expected {dtype}")
+
+
+@dataclass
+class Run:
+    """A validated run directory; tables load lazily and are cached.
+
+    ``run.frame("buckets")`` or ``run.frame("buckets.parquet")`` returns a DataFrame;
+    ``run.motifs("pair")`` the motif table; ``run.table_rows()`` the NPZ arrays;
+    ``run.metrics`` the metrics dict; ``run.spec`` the ``MotifMemorySpec``.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """One Parquet artifact as a DataFrame (name with or without ``.parquet``)."""
+        file = name if name.endswith(".parquet") else f"{name}.parquet"
+        if file not in PARQUET_ARTIFACTS:
+            raise KeyError(f"unknown artifact {name!r}; known: {sorted(PARQUET_ARTIFACTS)}")
+        if file not in self._cache:
+            self._cache[file] = pd.read_parquet(self.path / file)
+        return self._cache[file]
+
+    def motifs(self, table: str) -> pd.DataFrame:
+        """The motif table of ``table`` (``"pair"`` or ``"triplet"``)."""
+        if table not in TABLES:
+            raise KeyError(f"table {table!r} is not one of {TABLES}")
+        return self.frame(f"{table}_motifs")
+
+    def table_rows(self) -> dict[str, np.ndarray]:
+        """Contents of ``table_rows.npz`` (``<table>_rows`` [H, M, D], ``<table>_occupied``)."""
+        if "table_rows" not in self._cache:
+            with np.load(self.path / "table_rows.npz", allow_pickle=False) as npz:
+                self._cache["table_rows"] = {k: npz[k] for k in npz.files}
+        return self._cache["table_rows"]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Contents of ``metrics.json``."""
+        if "metrics" not in self._cache:
+            self._cache["metrics"] = json.loads((self.path / "metrics.json").read_text())
+        return self._cache["metrics"]
+
+    @property
+    def spec(self) -> Any:
+        """The run's ``pamm.spec.MotifMemorySpec``."""
+        from pamm.spec import MotifMemorySpec
+
+        return MotifMemorySpec.from_dict(self.manifest["spec"])
+
+    @property
+    def families(self) -> list[str]:
+        """Families present in the census."""
+        return list(self.manifest["families"])
+
+
+def load_run(path: str | Path) -> Run:
+    """Open a run directory, checking manifest version and every artifact's columns.
+
+    Raises ``RunError`` naming the offending file when anything is missing or stale.
+    """
+    run_dir = Path(path)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: run directory does not exist")
+    manifest = read_manifest(run_dir)
+    heads = int(manifest["spec"].get("heads", 2))
+    for name in PARQUET_ARTIFACTS:
+        file = run_dir / name
+        if not file.is_file():
+            raise RunError(f"{file}: missing artifact (incomplete run; re-run `pamm analyze`)")
+        _check_parquet(file, heads)
+    for name in ("table_rows.npz", "metrics.json"):
+        if not (run_dir / name).is_file():
+            raise RunError(f"{run_dir / name}: missing artifact")
+    return Run(path=run_dir, manifest=manifest)

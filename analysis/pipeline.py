@@ -1,0 +1,303 @@
+"""``run_analysis``: checkpoint (or model) + dataset -> a complete run directory.
+
+Idempotent in two stages, each keyed by a fingerprint of its inputs stored in the
+manifest: the *census* (checkpoint sha256 / model state, dataset fingerprint, census
+settings) is kept in ``census.npz`` and reused when unchanged; the *statistics*
+(census fingerprint + analysis settings + schema version) are skipped when unchanged
+and all artifacts exist. Every file is written atomically and the manifest last, so a
+directory with a manifest is always complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from analysis.artifacts import write_artifacts
+from analysis.census import Census
+from analysis.data import StructureSource
+from analysis.io import atomic_write_json, read_manifest, write_manifest
+from analysis.runner import (
+    census_from_graphs,
+    census_from_model,
+    select_structures,
+    structure_sids,
+)
+from analysis.schema import PARQUET_ARTIFACTS, SCHEMA_VERSION
+from pamm.data.families import HELDOUT_FAMILIES
+from pamm.hashing import hash_params
+from pamm.spec import MotifMemorySpec
+
+__all__ = ["check_memory_tables", "load_model", "run_analysis", "sha256_file"]
+
+Progress = Callable[[float, str], None]
+
+
+def sha256_file(path: str | Path) -> str:
+    """sha256 hex digest of a file (streamed)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _state_sha256(model: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def load_model(checkpoint: str | Path) -> torch.nn.Module:
+    """Load a PaMM checkpoint safely via ``pamm.checkpoint`` (weights only, spec checked)."""
+    from pamm.checkpoint import load_pamm_model
+
+    model, _ = load_pamm_model(checkpoint)
+    check_memory_tables(model)
+    return model.eval()
+
+
+def _load_any(checkpoint: str | Path) -> torch.nn.Module:
+    """Any fairchem/PaMM checkpoint (e.g. a plain eSCN-MD baseline), loaded safely."""
+    from pamm.checkpoint import build_model, load_checkpoint
+
+    return build_model(load_checkpoint(checkpoint)).eval()
+
+
+def check_memory_tables(model: torch.nn.Module) -> MotifMemorySpec:
+    """The model's spec, after checking its tables and hash parameters agree with it.
+
+    Raises ValueError naming the mismatch (e.g. a checkpoint whose ``hash_seed`` or
+    table size was edited without re-training).
+    """
+    backbone = getattr(model, "backbone", model)
+    spec = getattr(backbone, "pamm_spec", None)
+    if not isinstance(spec, MotifMemorySpec):
+        raise ValueError("model has no PaMM spec (backbone.pamm_spec): not a PaMM model")
+    memory = getattr(backbone, "motif_memory", None)
+    if not spec.uses_memory or memory is None:
+        return spec
+    for table, m in (("pair", spec.pair_buckets), ("triplet", spec.triplet_buckets)):
+        a, b = hash_params(spec.hash_seed, spec.heads, table)
+        got_a = getattr(memory, f"{table}_hash_a").cpu().numpy()
+        got_b = getattr(memory, f"{table}_hash_b").cpu().numpy()
+        if not (np.array_equal(a, got_a) and np.array_equal(b, got_b)):
+            raise ValueError(
+                f"hashing spec does not match the {table} table: stored hash parameters differ "
+                f"from hash_params(seed={spec.hash_seed}, heads={spec.heads}); refusing to "
+                f"analyse (bucket maps would be wrong)"
+            )
+        weights = getattr(memory, f"{table}_table", None)
+        expected = (spec.heads, m, spec.head_dim)
+        if weights is not None and tuple(weights.shape) != expected:
+            raise ValueError(
+                f"hashing spec does not match the {table} table: shape {tuple(weights.shape)}, "
+                f"spec says [heads, buckets, head_dim] = {list(expected)}"
+            )
+    return spec
+
+
+def _table_rows(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    try:
+        from pamm.capture import table_contents
+
+        contents = table_contents(model)
+    except ImportError:  # capture not available: read the parameters directly
+        memory = getattr(getattr(model, "backbone", model), "motif_memory", None)
+        contents = {
+            t: getattr(memory, f"{t}_table", None) for t in ("pair", "triplet")
+        } if memory is not None else {}  # fmt: skip
+    return {
+        t: v.detach().float().cpu().numpy() for t, v in (contents or {}).items() if v is not None
+    }
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("pamm-lab", "torch", "fairchem-core", "numpy", "pandas", "pyarrow", "umap-learn"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_analysis(
+    checkpoint_or_model: str | Path | torch.nn.Module,
+    data: str | Path | Sequence[str | Path] | StructureSource,
+    out: str | Path,
+    *,
+    progress: Progress | None = None,
+    max_per_family: int | None = 150,
+    batch_size: int = 16,
+    reservoir: int = 8,
+    heldout: Sequence[str] = HELDOUT_FAMILIES,
+    embedding: str = "auto",
+    max_embedding_points: int = 2000,
+    baseline: str | Path | torch.nn.Module | None = None,
+    latent_structures: int = 64,
+    force: bool = False,
+    tqdm_bar: bool = True,
+) -> Path:
+    """Compute (or reuse) the census and all artifacts; returns the run directory.
+
+    ``progress(fraction, message)`` is called along the way (0..1): the census takes
+    the first 80 %. ``data`` is a path (folder of ``.aselmdb`` / ASE files), a list
+    of paths, or a ``StructureSource``. At most ``max_per_family`` structures per
+    family are analysed (None: all); the counts land in the manifest. With a
+    ``baseline`` model/checkpoint, GFRE/LFRE between its node features and the PaMM
+    model's on the first ``latent_structures`` selected structures go into metrics.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+
+    def report(frac: float, msg: str) -> None:
+        if progress is not None:
+            progress(float(min(max(frac, 0.0), 1.0)), msg)
+
+    report(0.0, "loading model")
+    if isinstance(checkpoint_or_model, torch.nn.Module):
+        model, ckpt = checkpoint_or_model, {"path": None, "sha256": None}
+        ckpt["state_sha256"] = _state_sha256(model)
+    else:
+        path = Path(checkpoint_or_model)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} does not exist")
+        ckpt = {"path": str(path.resolve()), "sha256": sha256_file(path)}
+        model = load_model(path)
+    spec = check_memory_tables(model)
+
+    report(0.02, "opening dataset")
+    source = data if isinstance(data, StructureSource) else StructureSource.open(
+        [data] if isinstance(data, str | Path) else list(data)
+    )  # fmt: skip
+    fingerprint = source.fingerprint()
+    census_settings = {"max_per_family": max_per_family, "reservoir": reservoir}
+    census_fp = _fingerprint(ckpt, fingerprint, spec.to_dict(), census_settings, SCHEMA_VERSION)
+    base_id = None
+    if baseline is not None:
+        base_id = (
+            _state_sha256(baseline)
+            if isinstance(baseline, torch.nn.Module)
+            else sha256_file(baseline)
+        )
+    stats_settings = {
+        "baseline": base_id,
+        "latent_structures": latent_structures,
+        "heldout": list(heldout),
+        "embedding": embedding,
+        "max_embedding_points": max_embedding_points,
+    }
+    stats_fp = _fingerprint(census_fp, stats_settings)
+    old = _old_manifest(out)
+    stages = (old or {}).get("stages", {})
+    complete = all((out / n).is_file() for n in [*PARQUET_ARTIFACTS, "table_rows.npz"])
+    if not force and old and stages.get("statistics") == stats_fp and complete:
+        report(1.0, "up to date")
+        return out
+
+    selection = select_structures(source, max_per_family)
+    timings: dict[str, float] = {}
+    census_path = out / "census.npz"
+    if not force and stages.get("census") == census_fp and census_path.is_file():
+        census = Census.load(census_path)
+    else:
+        t0 = time.perf_counter()
+        sub = None if progress is None else (lambda f, m: report(0.05 + 0.75 * f, m))
+        if spec.uses_memory:
+            census = census_from_model(
+                model, source, selection, spec, batch_size=batch_size, reservoir=reservoir,
+                progress=sub, tqdm_bar=tqdm_bar,
+            )  # fmt: skip
+        else:
+            census = census_from_graphs(
+                source, selection, spec, batch_size=batch_size, reservoir=reservoir,
+                progress=sub, tqdm_bar=tqdm_bar,
+            )  # fmt: skip
+        census.save(census_path)
+        timings["census_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    sub = None if progress is None else (lambda f, m: report(0.8 + 0.19 * f, m))
+    metrics = write_artifacts(
+        out, census, spec, _table_rows(model), heldout=tuple(heldout),
+        sids=structure_sids(selection), embedding=embedding,
+        max_embedding_points=max_embedding_points, progress=sub,
+    )  # fmt: skip
+    timings["statistics_s"] = time.perf_counter() - t0
+    if baseline is not None:
+        t0 = time.perf_counter()
+        report(0.99, "latent comparison (GFRE/LFRE)")
+        metrics["latent"] = _latent(model, baseline, source, selection, spec, latent_structures)
+        timings["latent_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - t_start
+    metrics["timings_s"].update(timings)
+    atomic_write_json(out / "metrics.json", metrics)
+
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "checkpoint": ckpt,
+        "dataset": {
+            "paths": list(source.paths),
+            "fingerprint": fingerprint,
+            "n_structures": len(source),
+            "n_analysed": len(selection),
+            "per_family": selection.per_family(),
+        },
+        "spec": spec.to_dict(),
+        "settings": {**census_settings, **stats_settings, "batch_size": batch_size},
+        "families": census.families,
+        "heldout_families": list(heldout),
+        "stages": {"census": census_fp, "statistics": stats_fp},
+        "artifacts": sorted(p.name for p in out.iterdir() if not p.name.startswith(".")),
+    }
+    write_manifest(out, manifest)
+    report(1.0, "done")
+    return out
+
+
+def _latent(
+    model: torch.nn.Module,
+    baseline: str | Path | torch.nn.Module,
+    source: StructureSource,
+    selection: Any,
+    spec: MotifMemorySpec,
+    n: int,
+) -> dict[str, float]:
+    from analysis.latent import latent_comparison, node_features
+    from analysis.runner import batches
+
+    if not isinstance(baseline, torch.nn.Module):
+        baseline = _load_any(baseline)
+    sub = selection.shard(0, max(1, len(selection) // max(n, 1)))
+    feats = [
+        node_features(m, (b for _, b in batches(source, sub, 16, spec.cutoff)))
+        for m in (baseline, model)
+    ]
+    return latent_comparison(feats[0], feats[1])
+
+
+def _old_manifest(out: Path) -> dict[str, Any] | None:
+    try:
+        return read_manifest(out)
+    except Exception:
+        return None

@@ -1,0 +1,121 @@
+"""Drive the dashboard for real: a headless ``streamlit run`` server and Debian chromium.
+
+Shared by the browser tests (``tests/app/test_browser.py``) and
+``benchmarks/app_latency.py``. No ``playwright install``: chromium comes from the
+Debian package at ``/usr/bin/chromium`` (or ``$PAMM_CHROMIUM``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = [
+    "APP_DIR",
+    "CHROMIUM_ARGS",
+    "PAGES",
+    "chromium_path",
+    "free_port",
+    "launch_chromium",
+    "streamlit_server",
+    "wait_until_idle",
+]
+
+APP_DIR = Path(__file__).resolve().parent
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+#: url path -> (sidebar link, page heading), as declared in app/streamlit_app.py
+PAGES = {
+    "": ("Overview", "PaMM Lab — overview"),
+    "motifs": ("Motif browser", "Motif browser"),
+    "buckets": ("Bucket inspector", "Bucket inspector"),
+    "environment": ("Environment viewer", "Environment viewer"),
+    "families": ("Family comparison", "Family comparison"),
+    "embedding": ("Embedding map", "Embedding map"),
+    "try_structure": ("Try a structure", "Try a structure"),
+}
+
+
+def chromium_path() -> str | None:
+    """Path of a chromium executable, or None if this machine has none."""
+    for candidate in (os.environ.get("PAMM_CHROMIUM"), "/usr/bin/chromium", "chromium"):
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    return None
+
+
+def free_port() -> int:
+    """A currently free TCP port on localhost."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(
+    env: dict[str, str] | None = None, *, port: int | None = None, timeout: float = 240.0
+) -> Iterator[str]:
+    """Run the dashboard headless on localhost; yields its base URL, stops it on exit.
+
+    ``env`` entries (e.g. ``PAMM_RUNS_ROOT``, ``PAMM_RUN``) are added to the environment.
+    """
+    port = port or free_port()
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(APP_DIR / "streamlit_app.py"),
+        "--server.headless", "true", "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    log = open(os.devnull, "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+        cwd=APP_DIR.parent,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {proc.returncode}: {cmd}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"streamlit did not become healthy within {timeout} s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def launch_chromium(playwright):
+    """Launch the system chromium through Playwright (no downloaded browser)."""
+    path = chromium_path()
+    if path is None:
+        raise FileNotFoundError("no chromium executable (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+
+
+def wait_until_idle(page, title: str, *, timeout: float = 180.0) -> None:
+    """Wait until the page shows ``title`` and Streamlit has finished running the script."""
+    page.get_by_role("heading", name=title).first.wait_for(timeout=timeout * 1000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=timeout * 1000,
+    )

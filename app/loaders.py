@@ -1,0 +1,90 @@
+"""Which run the dashboard shows, and cached access to it.
+
+The app reads only under the roots of :mod:`pamm.settings` (``PAMM_RUNS_ROOT``,
+``PAMM_DATA_ROOT``, ``PAMM_CHECKPOINT_ROOT``). The run shown is a *name* under the
+runs root: ``PAMM_RUN`` (default ``demo``), switchable in the sidebar among the
+runs found there. Loaders are cached on the run's manifest bytes, so a re-written
+run is picked up and switching pages is instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from analysis.io import Run, RunError, load_run
+from pamm.settings import configured_roots, list_under, resolve_under
+
+__all__ = [
+    "DEMO_RUN",
+    "ENV_RUN",
+    "current_run",
+    "manifest_stamp",
+    "open_run",
+    "run_names",
+]
+
+ENV_RUN = "PAMM_RUN"
+DEMO_RUN = "demo"
+
+
+def manifest_stamp(run_dir: Path) -> str:
+    """sha256 of the run's ``manifest.json`` ('' if absent): the cache key of a run."""
+    path = Path(run_dir) / "manifest.json"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+@st.cache_resource(show_spinner="Loading analysis run…", max_entries=4)
+def open_run(run_dir: str, stamp: str) -> Run:
+    """The validated run at ``run_dir`` (cached per manifest ``stamp``)."""
+    del stamp  # part of the cache key only
+    return load_run(run_dir)
+
+
+def run_names() -> list[str]:
+    """Names of the run directories (with a manifest) under the runs root."""
+    runs_root = configured_roots().runs
+    return [Path(n).parent.as_posix() for n in list_under(runs_root, "*/manifest.json")]
+
+
+def _chosen_name() -> str:
+    default = os.environ.get(ENV_RUN, "").strip() or DEMO_RUN
+    names = run_names()
+    if default not in names:
+        names = [default, *names]
+    if len(names) > 1:
+        return st.sidebar.selectbox("Analysis run", names, index=names.index(default), key="run")
+    st.sidebar.caption(f"Analysis run: **{default}**")
+    return default
+
+
+def current_run() -> Run:
+    """The run chosen in the sidebar; builds the demo run on first start.
+
+    Stops the page with a clear message (never a traceback) if the run is unusable.
+    """
+    roots = configured_roots()
+    name = _chosen_name()
+    try:
+        run_dir = resolve_under(roots.runs, name)
+    except ValueError as err:
+        st.error(f"Run name {name!r} is not usable: {err}")
+        st.stop()
+    if not (run_dir / "manifest.json").is_file():
+        if name != DEMO_RUN:
+            st.error(
+                f"No analysis run named {name!r} under {roots.runs} (set PAMM_RUNS_ROOT / "
+                f"PAMM_RUN, or write one with `pamm analyze --out {run_dir}`)."
+            )
+            st.stop()
+        from app.demo_run import build_demo_run
+
+        build_demo_run(run_dir)
+    try:
+        return open_run(str(run_dir), manifest_stamp(run_dir))
+    except RunError as err:
+        st.error(f"The analysis run {name!r} cannot be read: {err}")
+        st.stop()

@@ -1,0 +1,94 @@
+"""Bucket inspector: one table row (table, head, bucket) and the motifs hashed there."""
+
+import plotly.express as px
+import streamlit as st
+
+from analysis import nearest_buckets
+from app.loaders import current_run
+from app.widgets import SEL_BUCKET, head_picker, table_picker
+
+st.title("Bucket inspector")
+run = current_run()
+sel = st.session_state.get(SEL_BUCKET)
+
+c1, c2, c3 = st.columns([1, 1, 3])
+with c1:
+    table = table_picker("bucket_table", default=sel[0] if sel else None)
+with c2:
+    head = head_picker(run, "bucket_head", default=sel[1] if sel else 0)
+buckets = run.frame("buckets")
+occupied = buckets[(buckets["table"] == table) & (buckets["head"] == head)]
+occupied = occupied.sort_values("mass", ascending=False)
+if occupied.empty:
+    st.info(f"No occupied bucket in the {table} table, head {head}.")
+    st.stop()
+ids = occupied["bucket"].tolist()
+info = occupied.set_index("bucket")
+if st.session_state.get("bucket_pick") not in ids:
+    want = sel[2] if sel and sel[:2] == (table, head) else None
+    st.session_state["bucket_pick"] = want if want in ids else ids[0]
+with c3:
+    bucket = st.selectbox(
+        "Bucket (occupied, by mass)",
+        ids,
+        format_func=lambda b: (
+            f"{b} — mass {info.at[b, 'mass']:,}, {info.at[b, 'n_motifs']} motif(s), "
+            f"dominant {info.at[b, 'dominant_label']}"
+        ),
+        key="bucket_pick",
+    )
+st.session_state[SEL_BUCKET] = (table, int(head), int(bucket))
+row = info.loc[bucket]
+
+m = st.columns(4)
+m[0].metric("Motifs here", int(row["n_motifs"]))
+m[1].metric("Mass", f"{int(row['mass']):,}")
+m[2].metric("Purity", f"{row['purity']:.2f}", help="dominant motif's share of the mass")
+m[3].metric("Gate mean", f"{row['gate_mean']:.3f}")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Motifs mapped here")
+    bm = run.frame("bucket_motifs")
+    here = bm[(bm["table"] == table) & (bm["head"] == head) & (bm["bucket"] == bucket)]
+    here = here.sort_values("share", ascending=False)
+    st.dataframe(
+        here[["label", "count", "share", "key"]], hide_index=True, width="stretch", key="bucket_m"
+    )
+    fig = px.bar(here, x="share", y="label", orientation="h")
+    fig.update_layout(height=40 + 28 * len(here), margin={"t": 10, "b": 10}, yaxis_title="")
+    st.plotly_chart(fig, width="stretch", key="bucket_shares")
+    st.subheader("Nearest buckets (cosine of table rows)")
+    arrays = run.table_rows()
+    near = nearest_buckets(
+        arrays[f"{table}_rows"], head, int(bucket), k=8, occupied=arrays.get(f"{table}_occupied")
+    ).drop(columns="head")
+    near = near.join(info[["dominant_label", "mass"]], on="bucket")
+    st.dataframe(near, hide_index=True, width="stretch", key="bucket_near")
+with right:
+    st.subheader("Usage by family")
+    fu = run.frame("family_usage")
+    fu = fu[(fu["table"] == table) & (fu["head"] == head) & (fu["bucket"] == bucket)]
+    fig = px.bar(fu, x="family", y="count", hover_data=["share"])
+    fig.update_layout(height=260, margin={"t": 10, "b": 10})
+    st.plotly_chart(fig, width="stretch", key="bucket_usage")
+    st.subheader("Where it sits")
+    fig = px.histogram(occupied, x="mass", nbins=40, log_y=True)
+    fig.add_vline(x=float(row["mass"]), line_color="red", annotation_text=f"bucket {bucket}")
+    fig.update_layout(height=220, margin={"t": 10, "b": 10}, xaxis_title="bucket mass")
+    st.plotly_chart(fig, width="stretch", key="bucket_mass_hist")
+    emb = run.frame("embedding_2d")
+    emb = emb[(emb["table"] == table) & (emb["head"] == head)]
+    if len(emb):
+        emb = emb.assign(this=emb["bucket"] == bucket)
+        fig = px.scatter(
+            emb,
+            x="x",
+            y="y",
+            color="this",
+            size=emb["this"].map({True: 14, False: 4}),
+            hover_data=["bucket", "dominant_label"],
+            color_discrete_map={True: "red", False: "lightgrey"},
+        )
+        fig.update_layout(height=300, margin={"t": 10, "b": 10}, showlegend=False)
+        st.plotly_chart(fig, width="stretch", key="bucket_map")

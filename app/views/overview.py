@@ -1,0 +1,91 @@
+"""Overview: what was analysed (manifest) and the headline numbers of the memory."""
+
+import json
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from app.loaders import current_run
+
+st.title("PaMM Lab — overview")
+run = current_run()
+man = run.manifest
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Run")
+    ckpt, data = man["checkpoint"], man["dataset"]
+    st.markdown(
+        f"- **Checkpoint**: `{ckpt.get('path')}` (sha256 `{str(ckpt.get('sha256'))[:12]}…`)\n"
+        f"- **Dataset**: `{data.get('path') or data.get('paths')}` — "
+        f"{data.get('n_structures', '?')} structures, fingerprint `{data.get('fingerprint')}`\n"
+        f"- **Families**: {', '.join(run.families)}\n"
+        f"- **Held out**: {', '.join(man.get('heldout_families') or []) or 'none'}\n"
+        f"- **Created**: {man.get('created')}"
+    )
+with right:
+    st.subheader("PaMM spec")
+    st.dataframe(
+        pd.DataFrame({"value": [str(v) for v in man["spec"].values()]}, index=list(man["spec"])),
+        width="stretch",
+    )
+
+st.subheader("Headline numbers")
+coll = run.frame("collisions")
+cols = st.columns(4)
+for n, table in enumerate(("pair", "triplet")):
+    motifs = run.motifs(table)
+    combined = coll[(coll["table"] == table) & (coll["head"] == -1)]
+    per_head = coll[(coll["table"] == table) & (coll["head"] >= 0)]
+    cols[2 * n].metric(f"{table} motifs", f"{len(motifs):,}", help="distinct observed keys")
+    if len(per_head):
+        occ = per_head["occupied"].mean() / per_head["buckets"].mean()
+        cols[2 * n].metric(f"{table} occupancy", f"{occ:.1%}", help="mean over heads")
+    if len(combined):
+        row = combined.iloc[0]
+        cols[2 * n + 1].metric(
+            f"{table} ambiguous (all heads)",
+            f"{row['motif_collision_rate']:.2%}",
+            help="motifs colliding in every head",
+        )
+        cols[2 * n + 1].metric(f"{table} mass ambiguous", f"{row['mass_collision_rate']:.2%}")
+
+st.markdown("**Collision statistics per table and head** (head −1 = all heads combined)")
+st.dataframe(coll, width="stretch", hide_index=True)
+
+adv = run.frame("advisor")
+if len(adv):
+    st.subheader("Table-size advisor")
+    fig = px.line(
+        adv.sort_values("buckets"),
+        x="buckets",
+        y="motif_collision_rate",
+        color="heads",
+        facet_col="table",
+        markers=True,
+        log_x=True,
+        labels={"motif_collision_rate": "motifs ambiguous in every head"},
+    )
+    current = adv[adv["is_current"]]
+    for _, row in current.iterrows():
+        col = 1 if row["table"] == "pair" else 2
+        fig.add_scatter(
+            x=[row["buckets"]],
+            y=[row["motif_collision_rate"]],
+            mode="markers",
+            marker={"size": 14, "symbol": "star", "color": "black"},
+            name="this checkpoint",
+            showlegend=col == 1,
+            row=1,
+            col=col,
+        )
+    st.plotly_chart(fig, width="stretch", key="advisor_chart")
+
+st.subheader("Model metrics")
+metrics = run.metrics
+flat = {k: v for k, v in metrics.items() if isinstance(v, dict)}
+if flat and all(isinstance(v, dict) for v in flat.values()):
+    st.dataframe(pd.DataFrame(flat), width="stretch")
+if set(metrics) - set(flat) or not flat:
+    st.code(json.dumps(metrics, indent=2), language="json")

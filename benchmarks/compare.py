@@ -1,0 +1,316 @@
+"""Fixed-budget comparison of PaMM, the eSCN-MD baseline and the controls.
+
+    python benchmarks/compare.py run   --data assets/data --steps 400 --seeds 0,1,2 \\
+        --variants baseline,gate,affine --out benchmarks/results --work /tmp/pamm_compare
+    python benchmarks/compare.py table --out benchmarks/results
+    python benchmarks/compare.py export-demo --out benchmarks/results --dest assets/checkpoints
+
+``run`` trains every (variant, seed) with the packaged ``fairchem -c`` configs
+(``pamm.train``) at one step budget; runs of the same seed see the identical data order
+(the sampler is seeded with ``job.seed``). Each finished run is scored on the val, test
+and held-out-family splits (``pamm.evaluate``) and written at once to
+``OUT/runs/<variant>_s<seed>.json``; a rerun skips finished runs, so the job is resumable,
+and several ``run`` processes may share one ``OUT`` (each claims a run with an exclusive
+lock file). ``table`` aggregates whatever has finished into ``OUT/results.json`` and
+``OUT/results.md`` (mean ± std over seeds, per split and per family) and names what is
+missing. ``export-demo`` copies the seed-0 baseline/gate/affine checkpoints with a metrics
+JSON (including the first 20 test structures) beside each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.compare_table import write_table  # noqa: E402
+from pamm.evaluate import evaluate_checkpoint, load_predictor  # noqa: E402
+from pamm.train import (  # noqa: E402
+    VARIANTS,
+    References,
+    check_split_dir,
+    config_path,
+    find_checkpoint,
+    fit_references,
+    run_fairchem,
+    training_overrides,
+)
+
+RUN_SCHEMA = "pamm-compare-run/1"
+SPLITS = ("val", "test", "heldout")
+DEMO_VARIANTS = ("baseline", "gate", "affine")
+#: structures of the stored test order re-scored by tests/assets/test_checkpoints.py
+DEMO_CHECK_STRUCTURES = 20
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    """Atomic JSON write (temp file in the same folder + os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(obj, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def run_name(variant: str, seed: int) -> str:
+    """File stem of one run: ``gate_s0``."""
+    return f"{variant}_s{seed}"
+
+
+def _claim(lock: Path) -> bool:
+    """Create ``lock`` exclusively (holding our pid); take over a lock whose pid is dead."""
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        try:
+            pid = int(lock.read_text().strip() or 0)
+            os.kill(pid, 0)
+            return False  # held by a live process
+        except (ValueError, ProcessLookupError, FileNotFoundError):
+            lock.unlink(missing_ok=True)
+            return _claim(lock)
+        except PermissionError:
+            return False
+    with os.fdopen(fd, "w") as fh:
+        fh.write(str(os.getpid()))
+    return True
+
+
+def _references(data: Path, out: Path) -> References:
+    """Element references fitted once on ``data/train`` and cached in ``OUT/references.json``."""
+    cache = out / "references.json"
+    if cache.is_file():
+        d = json.loads(cache.read_text())
+        if d.get("train_dir") == str((data / "train").resolve()):
+            return References(tuple(d["elem_refs"]), d["normalizer_rmsd"], d["n_structures"])
+    refs = fit_references(data / "train")
+    _write_json(
+        cache,
+        {
+            "train_dir": str((data / "train").resolve()),
+            "elem_refs": list(refs.elem_refs),
+            "normalizer_rmsd": refs.normalizer_rmsd,
+            "n_structures": refs.n_structures,
+        },
+    )
+    return refs
+
+
+def _param_counts(predictor) -> dict[str, int]:
+    params = dict(predictor.model.named_parameters())
+    memory = sum(p.numel() for n, p in params.items() if ".motif_" in n or n.startswith("motif_"))
+    return {"params_total": sum(p.numel() for p in params.values()), "params_memory": memory}
+
+
+def _step_seconds(checkpoint: Path, steps: int) -> float | None:
+    """(final - step_0 checkpoint mtime) / steps: in-run time per step, startup excluded."""
+    step0 = checkpoint.parents[1] / "step_0" / checkpoint.name
+    if not step0.is_file():
+        return None
+    return (checkpoint.stat().st_mtime - step0.stat().st_mtime) / steps
+
+
+def train_and_score(
+    variant: str, seed: int, args: argparse.Namespace, refs: References
+) -> dict[str, Any]:
+    """Train one (variant, seed) with ``fairchem -c``, score it, return the run record."""
+    run_dir = args.work / run_name(variant, seed)
+    timestamp_id = f"{variant}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = training_overrides(
+        data_dir=args.data,
+        run_dir=run_dir,
+        steps=args.steps,
+        seed=seed,
+        timestamp_id=timestamp_id,
+        references=refs,
+    )
+    overrides = [
+        *base,
+        f"batch_size={args.batch_size}",
+        f"lr={args.lr}",
+        f"max_eval_steps={args.max_eval_steps}",
+        f"checkpoint_every={10 * args.steps}",
+        *args.overrides,
+    ]
+    start = time.time()
+    log = run_dir / f"{timestamp_id}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(
+        f"compare: training {run_name(variant, seed)} ({args.steps} steps), log {log}", flush=True
+    )
+    with open(log, "w") as fh:
+        sys.stdout.flush()
+        saved = os.dup(1), os.dup(2)
+        os.dup2(fh.fileno(), 1), os.dup2(fh.fileno(), 2)
+        try:
+            result = run_fairchem(config_path(variant), overrides)
+        finally:
+            os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+            os.close(saved[0]), os.close(saved[1])
+    train_wall = time.time() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"fairchem failed for {run_name(variant, seed)}; see {log}")
+    checkpoint = find_checkpoint(run_dir, timestamp_id)
+    predictor = load_predictor(checkpoint)
+    splits = {s: args.data / s for s in SPLITS if (args.data / s).is_dir()}
+    start = time.time()
+    metrics = evaluate_checkpoint(
+        checkpoint, splits, limit=args.eval_limit, batch_size=8, predictor=predictor
+    )
+    import fairchem.core
+    import torch
+
+    shown = [o for o in overrides if not o.startswith("elem_refs=")]
+    return {
+        "schema": RUN_SCHEMA,
+        "variant": variant,
+        "config": config_path(variant).name,
+        "seed": seed,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "overrides": shown,
+        "data_dir": str(args.data.resolve()),
+        "eval_limit": args.eval_limit,
+        "checkpoint": str(checkpoint),
+        "train_wall_s": train_wall,
+        "eval_wall_s": time.time() - start,
+        "wall_s_per_step": _step_seconds(checkpoint, args.steps),
+        **_param_counts(predictor),
+        "metrics": metrics,
+        "versions": {"torch": torch.__version__, "fairchem": fairchem.core.__version__},
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Train and score every pending (variant, seed); finished runs are skipped."""
+    for split in ("train", "val", "test"):
+        check_split_dir(args.data / split)
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        print(f"compare: unknown variants {unknown}; choose from {sorted(VARIANTS)}")
+        return 2
+    if args.threads:
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        torch.set_num_threads(args.threads)
+    runs_dir = args.out / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    refs = _references(args.data, args.out)
+    failed = []
+    for seed in args.seeds:  # seed-major: every variant gets seed 0 before any gets seed 1
+        for variant in args.variants:
+            name = run_name(variant, seed)
+            done, lock = runs_dir / f"{name}.json", runs_dir / f".{name}.lock"
+            if done.is_file() or not _claim(lock):
+                continue
+            try:
+                if done.is_file():  # finished by another process meanwhile
+                    continue
+                record = train_and_score(variant, seed, args, refs)
+                _write_json(done, record)
+                test = record["metrics"]["test"]["overall"]
+                print(
+                    f"compare: {name} done: test E {test['energy_mae_mev_per_atom']:.2f} meV/atom,"
+                    f" F {test['force_mae_mev_per_a']:.1f} meV/A",
+                    flush=True,
+                )
+            except Exception as err:  # keep going with the next run; report at the end
+                print(f"compare: {name} FAILED: {err}", flush=True)
+                failed.append(name)
+            finally:
+                lock.unlink(missing_ok=True)
+    write_table(args.out)
+    return 1 if failed else 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    """Write results.json + results.md from the finished runs."""
+    summary = write_table(args.out, expected_seeds=args.expect)
+    print(f"compare: {len(summary['runs'])} runs -> {args.out / 'results.md'}")
+    return 0
+
+
+def cmd_export_demo(args: argparse.Namespace) -> int:
+    """Copy the seed-``--seed`` baseline/gate/affine checkpoints + metrics into ``--dest``."""
+    from pamm.evaluate import read_split, structure_errors, summarize
+
+    args.dest.mkdir(parents=True, exist_ok=True)
+    for variant in DEMO_VARIANTS:
+        record = json.loads(
+            (args.out / "runs" / f"{run_name(variant, args.seed)}.json").read_text()
+        )
+        ckpt = args.dest / f"{variant}.pt"
+        tmp = ckpt.with_suffix(".pt.tmp")
+        shutil.copyfile(record["checkpoint"], tmp)
+        os.replace(tmp, ckpt)
+        predictor = load_predictor(ckpt)
+        first = read_split(args.data / "test", limit=DEMO_CHECK_STRUCTURES)
+        check = summarize(structure_errors(predictor, first, batch_size=8))
+        import hashlib
+
+        metrics = {
+            "schema": "pamm-demo-checkpoint/1",
+            "variant": variant,
+            "checkpoint": ckpt.name,
+            "sha256": hashlib.sha256(ckpt.read_bytes()).hexdigest(),
+            "size_bytes": ckpt.stat().st_size,
+            "trained": {k: record[k] for k in ("config", "seed", "steps", "batch_size", "lr")},
+            "overrides": record["overrides"],
+            "params_total": record["params_total"],
+            "params_memory": record["params_memory"],
+            "wall_s_per_step": record["wall_s_per_step"],
+            "eval_limit": record["eval_limit"],
+            "metrics": record["metrics"],
+            f"test_first{DEMO_CHECK_STRUCTURES}": check,
+        }
+        _write_json(args.dest / f"{variant}.metrics.json", metrics)
+        print(f"compare: {ckpt} ({ckpt.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="train + score pending (variant, seed) runs")
+    run.add_argument("--data", type=Path, default=ROOT / "assets" / "data")
+    run.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    run.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "pamm_compare")
+    run.add_argument("--variants", type=lambda s: s.split(","), default=list(DEMO_VARIANTS))
+    run.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
+    run.add_argument("--steps", type=int, default=400)
+    run.add_argument("--batch-size", type=int, default=8)
+    run.add_argument("--lr", type=float, default=1e-3)
+    run.add_argument("--max-eval-steps", type=int, default=5, help="fairchem's own val batches")
+    run.add_argument("--eval-limit", type=int, default=None, help="structures scored per split")
+    run.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    run.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
+    table = sub.add_parser("table", help="aggregate finished runs into results.{json,md}")
+    table.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    table.add_argument("--expect", default=None, help="e.g. baseline:3,gate:3,mlp:1")
+    demo = sub.add_parser("export-demo", help="copy seed-0 checkpoints to assets/checkpoints")
+    demo.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    demo.add_argument("--data", type=Path, default=ROOT / "assets" / "data")
+    demo.add_argument("--dest", type=Path, default=ROOT / "assets" / "checkpoints")
+    demo.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.cmd == "run" and args.steps <= 0:
+        parser.error(f"--steps must be > 0, got {args.steps}")
+    return {"run": cmd_run, "table": cmd_table, "export-demo": cmd_export_demo}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

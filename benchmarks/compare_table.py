@@ -1,0 +1,192 @@
+"""Aggregate ``benchmarks/compare.py`` runs into ``results.json`` and a Markdown table.
+
+Reads every ``OUT/runs/*.json`` (one finished (variant, seed) each), takes mean ± std
+(sample std, ddof=1; 0 for one seed) over seeds per variant, split, metric and family,
+and writes ``OUT/results.json`` and ``OUT/results.md`` atomically. Missing runs (fewer
+seeds than expected) are listed, never silently dropped.
+
+>>> mean_std([1.0, 2.0, 3.0])
+(2.0, 1.0, 3)
+>>> fmt(mean_std([4.0]))
+'4.00'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SUMMARY_SCHEMA", "fmt", "load_runs", "mean_std", "summarize_runs", "write_table"]
+
+SUMMARY_SCHEMA = "pamm-compare/1"
+METRICS = ("energy_mae_mev_per_atom", "force_mae_mev_per_a", "stress_mae_mev_per_a3")
+SHORT = {"energy_mae_mev_per_atom": "E", "force_mae_mev_per_a": "F", "stress_mae_mev_per_a3": "S"}
+ORDER = ("baseline", "gate", "affine", "pair_only", "triplet_only", "random_bucket", "mlp")
+#: seeds asked for by the issue: 3 for the main variants, >= 1 for the controls
+DEFAULT_EXPECTED = {"baseline": 3, "gate": 3, "affine": 3, "pair_only": 1, "triplet_only": 1,
+                    "random_bucket": 1, "mlp": 1}  # fmt: skip
+
+
+def mean_std(values: list[float]) -> tuple[float, float, int]:
+    """(mean, sample std, n); std is 0.0 for a single value."""
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return statistics.fmean(values), std, len(values)
+
+
+def fmt(stat: tuple[float, float, int], digits: int = 2) -> str:
+    """``mean ± std`` (just ``mean`` for one seed)."""
+    mean, std, n = stat
+    return f"{mean:.{digits}f}" if n < 2 else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def load_runs(out: Path) -> list[dict[str, Any]]:
+    """Every finished run record under ``out/runs``, sorted by variant order and seed."""
+    runs = [json.loads(p.read_text()) for p in sorted((Path(out) / "runs").glob("*.json"))]
+    rank = {v: k for k, v in enumerate(ORDER)}
+    return sorted(runs, key=lambda r: (rank.get(r["variant"], 99), r["variant"], r["seed"]))
+
+
+def _stat_dict(values: list[float]) -> dict[str, float]:
+    mean, std, n = mean_std(values)
+    return {"mean": mean, "std": std, "n": n}
+
+
+def summarize_runs(runs: list[dict[str, Any]], expected: dict[str, int] | None = None) -> dict:
+    """Per variant: seeds, params, s/step, and per split overall + per-family mean/std."""
+    expected = DEFAULT_EXPECTED if expected is None else expected
+    variants: dict[str, Any] = {}
+    for variant in dict.fromkeys(r["variant"] for r in runs):
+        group = [r for r in runs if r["variant"] == variant]
+        entry: dict[str, Any] = {
+            "seeds": [r["seed"] for r in group],
+            "params_total": group[0]["params_total"],
+            "params_memory": group[0]["params_memory"],
+            "wall_s_per_step": _stat_dict(
+                [r["wall_s_per_step"] for r in group if r["wall_s_per_step"] is not None] or [0.0]
+            ),
+            "splits": {},
+        }
+        for split in group[0]["metrics"]:
+            scored = [r["metrics"][split] for r in group if split in r["metrics"]]
+            families = sorted({f for m in scored for f in m["per_family"]})
+            entry["splits"][split] = {
+                "overall": {k: _stat_dict([m["overall"][k] for m in scored]) for k in METRICS},
+                "n_structures": scored[0]["overall"]["n_structures"],
+                "per_family": {
+                    fam: {
+                        k: _stat_dict(
+                            [m["per_family"][fam][k] for m in scored if fam in m["per_family"]]
+                        )
+                        for k in METRICS
+                    }
+                    for fam in families
+                },
+            }
+        variants[variant] = entry
+    missing = {
+        v: n - len(variants.get(v, {}).get("seeds", []))
+        for v, n in expected.items()
+        if len(variants.get(v, {}).get("seeds", [])) < n
+    }
+    budget = {k: runs[0][k] for k in ("steps", "batch_size", "lr", "eval_limit")} if runs else {}
+    return {
+        "schema": SUMMARY_SCHEMA,
+        "budget": budget,
+        "overrides": runs[0]["overrides"] if runs else [],
+        "versions": runs[0]["versions"] if runs else {},
+        "variants": variants,
+        "missing_seeds": missing,
+        "runs": [
+            {k: r[k] for k in ("variant", "seed", "steps", "train_wall_s", "wall_s_per_step")}
+            for r in runs
+        ],
+    }
+
+
+def _stat(d: dict[str, float]) -> tuple[float, float, int]:
+    return d["mean"], d["std"], d["n"]
+
+
+def render_markdown(summary: dict) -> str:
+    """The results table (overall per split, then per family) as Markdown."""
+    b = summary["budget"]
+    lines = [
+        "# PaMM fixed-budget comparison",
+        "",
+        f"Budget: {b.get('steps')} steps x batch {b.get('batch_size')} structures, "
+        f"lr {b.get('lr')}, identical data order per seed (sampler seeded with the run seed). "
+        "Errors: E = energy MAE (meV/atom), F = force MAE (meV/Å), S = stress MAE (meV/Å³); "
+        "mean ± std over seeds (no ± when one seed). s/step = in-run wall time per step "
+        "on a shared 2-core CPU (noisy).",
+        "",
+    ]
+    splits = [
+        s
+        for s in ("test", "heldout", "val")
+        if any(s in v["splits"] for v in summary["variants"].values())
+    ]
+    head = ["variant", "seeds", "params (memory)", "s/step"]
+    for s in splits:
+        head += [f"{s} {SHORT[m]}" for m in METRICS]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for variant, v in summary["variants"].items():
+        row = [variant, str(len(v["seeds"])), f"{v['params_total']:,} ({v['params_memory']:,})",
+               fmt(_stat(v["wall_s_per_step"]))]  # fmt: skip
+        for s in splits:
+            o = v["splits"].get(s, {}).get("overall")
+            row += [fmt(_stat(o[m])) if o else "-" for m in METRICS]
+        lines.append("| " + " | ".join(row) + " |")
+    for s in splits:
+        fams = sorted(
+            {
+                f
+                for v in summary["variants"].values()
+                for f in v["splits"].get(s, {}).get("per_family", {})
+            }
+        )
+        if not fams:
+            continue
+        lines += ["", f"## {s}: per family, E (meV/atom) / F (meV/Å)", ""]
+        lines += ["| variant | " + " | ".join(fams) + " |", "|" + "---|" * (len(fams) + 1)]
+        for variant, v in summary["variants"].items():
+            pf = v["splits"].get(s, {}).get("per_family", {})
+            cells = []
+            for f in fams:
+                if f not in pf:
+                    cells.append("-")
+                    continue
+                e = fmt(_stat(pf[f]["energy_mae_mev_per_atom"]), 1)
+                cells.append(f"{e} / {fmt(_stat(pf[f]['force_mae_mev_per_a']), 0)}")
+            lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    missing = summary["missing_seeds"]
+    lines += [
+        "",
+        "Missing: "
+        + (", ".join(f"{v} ({n} seed(s))" for v, n in missing.items()) if missing else "none"),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def write_table(out: str | Path, expected_seeds: str | None = None) -> dict:
+    """Write ``out/results.json`` and ``out/results.md``; return the summary."""
+    out = Path(out)
+    expected = None
+    if expected_seeds:
+        expected = {k: int(n) for k, n in (p.split(":") for p in expected_seeds.split(","))}
+    summary = summarize_runs(load_runs(out), expected)
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / "results.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    _atomic_write(out / "results.md", render_markdown(summary))
+    return summary

@@ -1,0 +1,179 @@
+"""PaMM overhead: training-step time vs the plain backbone, and key extraction throughput.
+
+    python benchmarks/overhead.py --json overhead.json [--rounds 9] [--threads 2]
+
+In one process, on the same batches, interleaving the models round by round: median
+time of one training step (forward + energy/forces/stress loss + backward + AdamW) for
+baseline, PaMM gate and PaMM affine (identical backbone weights), and the throughput of
+motif-key extraction + hashing (``extract_motifs`` + both tables' ``hash_torch``) on a
+large batch. Prints the JSON (targets: step ratios <= 1.05, >= 20 M triplets/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pamm.hashing import hash_torch
+from pamm.keys import extract_motifs
+from pamm.memory import MotifMemory
+from pamm.spec import MotifMemorySpec
+from pamm.testing import random_crystal, tiny_batch, tiny_model
+
+MODEL = {
+    "sphere_channels": 32,
+    "num_layers": 2,
+    "lmax": 2,
+    "mmax": 2,
+    "hidden_channels": 32,
+    "edge_channels": 32,
+    "num_distance_basis": 64,
+    "cutoff": 6.0,
+}
+
+
+def _crystals(n: int, atoms_per: int, seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    elements = (3, 8, 12, 13, 14, 22, 26, 29)
+    return [
+        random_crystal(rng, n_atoms=atoms_per, volume_per_atom=14.0, elements=elements)
+        for _ in range(n)
+    ]
+
+
+def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, atoms: list) -> float:
+    batch = tiny_batch(atoms)
+    start = time.perf_counter()
+    opt.zero_grad(set_to_none=True)
+    out = model(batch)["efs"]
+    loss = (
+        out["energy"]["energy"].square().mean()
+        + out["forces"]["forces"].square().mean()
+        + out["stress"]["stress"].square().mean()
+    )
+    loss.backward()
+    opt.step()
+    return time.perf_counter() - start
+
+
+def step_times(rounds: int, n_structures: int, atoms_per: int) -> dict[str, Any]:
+    """Median train-step seconds of baseline / gate / affine, interleaved."""
+    models = {
+        "baseline": tiny_model({"mode": "baseline"}, **MODEL),
+        "gate": tiny_model({"fusion": "gate"}, **MODEL),
+        "affine": tiny_model({"fusion": "affine"}, **MODEL),
+    }
+    state = models["baseline"].state_dict()
+    for name in ("gate", "affine"):
+        models[name].load_state_dict(state, strict=False)
+    opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-3) for k, m in models.items()}
+    batches = [_crystals(n_structures, atoms_per, seed) for seed in range(rounds + 2)]
+    times: dict[str, list[float]] = {k: [] for k in models}
+    names = list(models)
+    for r, atoms in enumerate(tqdm(batches, desc="train steps", unit="round")):
+        order = names[r % 3 :] + names[: r % 3]  # rotate who goes first
+        for name in order:
+            t = _step(models[name], opts[name], atoms)
+            if r >= 2:  # two warm-up rounds
+                times[name].append(t)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    graph = tiny_batch(batches[0])
+    return {
+        "step_s": med,
+        "step_ratio_gate": med["gate"] / med["baseline"],
+        "step_ratio_affine": med["affine"] / med["baseline"],
+        "params": {k: sum(p.numel() for p in m.parameters()) for k, m in models.items()},
+        "atoms_per_batch": int(graph.natoms.sum()),
+    }
+
+
+def key_throughput(n_structures: int, atoms_per: int, repeats: int) -> dict[str, Any]:
+    """Triplets per second of extract_motifs + pair/triplet hashing on one large graph."""
+    from fairchem.core.graph.compute import generate_graph
+
+    spec = MotifMemorySpec(cutoff=MODEL["cutoff"])
+    batch = tiny_batch(_crystals(n_structures, atoms_per, seed=123))
+    graph = generate_graph(
+        batch,
+        cutoff=spec.cutoff,
+        max_neighbors=300,
+        enforce_max_neighbors_strictly=False,
+        radius_pbc_version=2,
+        pbc=torch.ones(n_structures, 3, dtype=torch.bool),
+    )
+    memory = MotifMemory(spec, edge_dim=8)
+    z = batch.atomic_numbers.long()
+
+    def run() -> int:
+        keys = extract_motifs(
+            graph["edge_index"], graph["edge_distance"], graph["edge_distance_vec"], z, spec
+        )
+        hash_torch(keys.pair_key, memory.pair_hash_a, memory.pair_hash_b, spec.pair_buckets)
+        hash_torch(
+            keys.triplet_key, memory.triplet_hash_a, memory.triplet_hash_b, spec.triplet_buckets
+        )
+        return keys.num_triplets
+
+    n_trip = run()
+    seconds = []
+    for _ in tqdm(range(repeats), desc="key extraction", unit="run"):
+        start = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - start)
+    med = statistics.median(seconds)
+    return {
+        "triplets_per_s": n_trip / med,
+        "triplets": n_trip,
+        "edges": int(graph["edge_index"].shape[1]),
+        "atoms": int(z.shape[0]),
+        "extract_hash_s": med,
+        "spec": spec.to_dict(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="also write the JSON here (atomically)")
+    parser.add_argument("--rounds", type=int, default=9, help="timed rounds per model")
+    parser.add_argument("--structures", type=int, default=8)
+    parser.add_argument("--atoms", type=int, default=14, help="atoms per structure")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--big-structures", type=int, default=512)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    result = {
+        "config": {
+            **MODEL,
+            "structures": args.structures,
+            "atoms_per_structure": args.atoms,
+            "rounds": args.rounds,
+            "threads": args.threads,
+            "torch": torch.__version__,
+        },
+        **step_times(args.rounds, args.structures, args.atoms),
+        **key_throughput(args.big_structures, 16, repeats=7),
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=args.json.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text + "\n")
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

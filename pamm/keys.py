@@ -1,0 +1,279 @@
+"""Motif keys: bins, int64 packing and vectorised extraction of pair/triplet motifs.
+
+Packing (Z < 128 in 7 bits, bins < 1024 in 10 bits), identical for numpy arrays,
+torch tensors and Python ints::
+
+    pair    = Zj << 17 | Zi << 10 | b_r
+    triplet = Zj << 24 | Zi << 17 | Zk << 10 | b_theta
+
+>>> k = pack_triplet_key(8, 14, 8, 10)
+>>> k, unpack_triplet_key(k)
+(136060938, (8, 14, 8, 10))
+>>> import numpy as np
+>>> pack_pair_key(np.array([1, 8]), np.array([8, 1]), np.array([9, 9])).tolist()
+[139273, 1049609]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from pamm.spec import MAX_BINS, MotifMemorySpec
+
+#: packed keys hold atomic numbers in 7 bits
+MAX_Z = 128
+
+IntArray = TypeVar("IntArray", np.ndarray, torch.Tensor, int)
+
+__all__ = [
+    "MAX_Z",
+    "MotifKeys",
+    "angle_bins",
+    "extract_motifs",
+    "max_key",
+    "pack_pair_key",
+    "pack_triplet_key",
+    "pair_bins",
+    "triplet_pairs",
+    "unpack_pair_key",
+    "unpack_triplet_key",
+]
+
+
+def _check_range(name: str, value: IntArray, upper: int) -> None:
+    """Raise ValueError if any element of ``value`` is outside [0, upper)."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 0:
+            return
+        lo, hi = int(value.min()), int(value.max())
+    else:
+        arr = np.asarray(value)
+        if arr.size == 0:
+            return
+        lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi >= upper:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{name}={bad} is out of range [0, {upper}) for motif key packing")
+
+
+def pack_pair_key(zj: IntArray, zi: IntArray, b: IntArray, *, check: bool = True) -> IntArray:
+    """Pack (Zj, Zi, b_r) into one int64: ``Zj << 17 | Zi << 10 | b``."""
+    if check:
+        _check_range("Zj", zj, MAX_Z)
+        _check_range("Zi", zi, MAX_Z)
+        _check_range("pair bin", b, MAX_BINS)
+    return (_as_int64(zj) << 17) | (_as_int64(zi) << 10) | _as_int64(b)
+
+
+def unpack_pair_key(key: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Inverse of ``pack_pair_key``: ``(Zj, Zi, b_r)``."""
+    key = _as_int64(key)
+    return (key >> 17) & 127, (key >> 10) & 127, key & 1023
+
+
+def pack_triplet_key(
+    zj: IntArray, zi: IntArray, zk: IntArray, b: IntArray, *, check: bool = True
+) -> IntArray:
+    """Pack (Zj, Zi, Zk, b_θ) into one int64: ``Zj << 24 | Zi << 17 | Zk << 10 | b``."""
+    if check:
+        _check_range("Zj", zj, MAX_Z)
+        _check_range("Zi", zi, MAX_Z)
+        _check_range("Zk", zk, MAX_Z)
+        _check_range("angle bin", b, MAX_BINS)
+    return (_as_int64(zj) << 24) | (_as_int64(zi) << 17) | (_as_int64(zk) << 10) | _as_int64(b)
+
+
+def unpack_triplet_key(key: IntArray) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """Inverse of ``pack_triplet_key``: ``(Zj, Zi, Zk, b_θ)``."""
+    key = _as_int64(key)
+    return (key >> 24) & 127, (key >> 17) & 127, (key >> 10) & 127, key & 1023
+
+
+def _as_int64(x: IntArray) -> IntArray:
+    if isinstance(x, torch.Tensor):
+        return x.long()
+    if isinstance(x, np.ndarray | np.generic):
+        return np.asarray(x, dtype=np.int64)
+    return int(x)
+
+
+def pair_bins(distance: torch.Tensor, spec: MotifMemorySpec) -> torch.Tensor:
+    """``b_r = min(floor(r / Δr), n_r - 1)`` as int64 (same shape as ``distance``).
+
+    >>> pair_bins(torch.tensor([0.0, 0.25, 5.99, 7.0]), MotifMemorySpec(cutoff=6.0)).tolist()
+    [0, 2, 59, 59]
+    """
+    b = torch.floor(distance / spec.pair_bin_width).long()
+    return b.clamp_(0, spec.n_pair_bins - 1)
+
+
+def angle_bins(theta_deg: torch.Tensor, spec: MotifMemorySpec) -> torch.Tensor:
+    """``b_θ = min(floor(θ / Δθ), n_θ - 1)`` for θ in degrees, as int64.
+
+    >>> angle_bins(torch.tensor([0.0, 59.9, 180.0]), MotifMemorySpec()).tolist()
+    [0, 5, 17]
+    """
+    b = torch.floor(theta_deg / spec.angle_bin_deg).long()
+    return b.clamp_(0, spec.n_angle_bins - 1)
+
+
+@dataclass
+class MotifKeys:
+    """Motif keys of one graph (all int64, on the graph's device).
+
+    pair_key [E], pair_bin [E]: per edge e = j -> i.
+    triplet_edge [T], triplet_partner [T]: edge indices (j -> i, k -> i) sharing centre i.
+    triplet_key [T], angle_bin [T].
+    """
+
+    pair_key: torch.Tensor
+    pair_bin: torch.Tensor
+    triplet_edge: torch.Tensor
+    triplet_partner: torch.Tensor
+    triplet_key: torch.Tensor
+    angle_bin: torch.Tensor
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.pair_key.shape[0])
+
+    @property
+    def num_triplets(self) -> int:
+        return int(self.triplet_key.shape[0])
+
+    def to(self, device: torch.device | str) -> MotifKeys:
+        """A copy with every tensor moved to ``device``."""
+        return MotifKeys(**{k: v.to(device) for k, v in vars(self).items()})
+
+
+def _segment_ranks(sorted_group: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, ...]:
+    """Rank of each element within its (contiguous, sorted) group; group counts and starts."""
+    counts = torch.bincount(sorted_group, minlength=num_groups)  # [G]
+    starts = torch.cumsum(counts, 0) - counts  # [G]
+    ranks = torch.arange(sorted_group.shape[0], device=sorted_group.device) - starts[sorted_group]
+    return ranks, counts, starts
+
+
+def triplet_pairs(
+    edge_index: torch.Tensor,
+    edge_distance: torch.Tensor,
+    num_nodes: int,
+    triplet_cutoff: float,
+    max_neighbors: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ordered pairs of distinct edges (j -> i, k -> i) sharing centre i.
+
+    Only edges shorter than ``triplet_cutoff`` and among the ``max_neighbors`` nearest
+    edges of their centre take part (ties in distance broken by edge index). Returns
+    (triplet_edge [T], triplet_partner [T]) as edge indices, grouped by edge.
+
+    Algorithm (no Python loops): sort candidate edges by (centre, distance), rank
+    within each centre, keep rank < K; an edge at rank r of a centre with n kept edges
+    has the n - 1 partners at ranks q + (q >= r), q = 0..n-2 (``repeat_interleave``).
+
+    >>> ei = torch.tensor([[1, 2, 3, 0], [0, 0, 0, 1]])
+    >>> e, p = triplet_pairs(ei, torch.tensor([1.0, 2.0, 5.0, 1.0]), 4, 4.0, 12)
+    >>> e.tolist(), p.tolist()
+    ([0, 1], [1, 0])
+    """
+    device = edge_index.device
+    cand = torch.nonzero(edge_distance < triplet_cutoff).squeeze(1)  # [C]
+    # sort by (centre, distance, edge index): stable sorts, least significant first
+    order = torch.argsort(edge_distance[cand], stable=True)
+    cand = cand[order]
+    order = torch.argsort(edge_index[1, cand], stable=True)
+    cand = cand[order]  # [C] edge ids sorted by centre then distance
+    centre = edge_index[1, cand]  # [C]
+    rank, _, _ = _segment_ranks(centre, num_nodes)
+    keep = rank < max_neighbors
+    cand, centre, rank = cand[keep], centre[keep], rank[keep]  # [C']
+    _, n_kept, starts = _segment_ranks(centre, num_nodes)  # [N], [N]
+    n_partners = n_kept[centre] - 1  # [C']
+    n_trip = int(n_partners.sum())
+    if n_trip == 0:
+        empty = torch.zeros(0, dtype=torch.long, device=device)
+        return empty, empty.clone()
+    pos = torch.arange(cand.shape[0], device=device)
+    owner = torch.repeat_interleave(pos, n_partners, output_size=n_trip)  # [T] sorted pos of j
+    first = torch.cumsum(n_partners, 0) - n_partners  # [C'] first triplet of each edge
+    q = torch.arange(n_trip, device=device) - first[owner]  # [T] 0..n-2
+    q = q + (q >= rank[owner]).long()  # skip the edge itself
+    partner_pos = starts[centre[owner]] + q  # [T]
+    return cand[owner], cand[partner_pos]
+
+
+def extract_motifs(
+    edge_index: torch.Tensor,
+    edge_distance: torch.Tensor,
+    edge_distance_vec: torch.Tensor,
+    atomic_numbers: torch.Tensor,
+    spec: MotifMemorySpec,
+) -> MotifKeys:
+    """Pair and triplet motif keys of a radius graph (fairchem convention).
+
+    Args:
+        edge_index: [2, E] int64, row 0 = neighbour j, row 1 = centre i.
+        edge_distance: [E] |r_ij|.
+        edge_distance_vec: [E, 3] r_j + shift - r_i.
+        atomic_numbers: [N] int, all < 128.
+        spec: bins, triplet cutoff and K.
+
+    θ is the angle at i between the two edge vectors (``acos`` of the clamped cosine).
+    An atom may be its own periodic neighbour: every edge (image) is distinct.
+
+    >>> spec = MotifMemorySpec(cutoff=6.0)
+    >>> ei = torch.tensor([[1, 2, 0, 0], [0, 0, 1, 2]])
+    >>> vec = torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [-1.0, 0, 0], [0, -1.0, 0]])
+    >>> keys = extract_motifs(ei, vec.norm(dim=1), vec, torch.tensor([8, 1, 1]), spec)
+    >>> keys.triplet_key.tolist() == [pack_triplet_key(1, 8, 1, 9)] * 2
+    True
+    """
+    if edge_index.dim() != 2 or edge_index.shape[0] != 2:
+        raise ValueError(f"edge_index must have shape [2, E], got {tuple(edge_index.shape)}")
+    num_edges = edge_index.shape[1]
+    if edge_distance.shape != (num_edges,) or edge_distance_vec.shape != (num_edges, 3):
+        raise ValueError(
+            f"edge_distance {tuple(edge_distance.shape)} / edge_distance_vec "
+            f"{tuple(edge_distance_vec.shape)} do not match E={num_edges} edges"
+        )
+    z = atomic_numbers.long()
+    _check_range("atomic number Z", z, MAX_Z)
+    j, i = edge_index[0], edge_index[1]
+    pair_bin = pair_bins(edge_distance, spec)  # [E]
+    zj, zi = z[j], z[i]  # [E]
+    pair_key = (zj << 17) | (zi << 10) | pair_bin  # [E]
+
+    t_edge, t_partner = triplet_pairs(
+        edge_index, edge_distance, z.shape[0], spec.triplet_cutoff, spec.max_triplet_neighbors
+    )  # [T], [T]
+    unit = edge_distance_vec / edge_distance.clamp_min(1e-12).unsqueeze(1)  # [E, 3]
+    cos = (unit[t_edge] * unit[t_partner]).sum(dim=1).clamp_(-1.0, 1.0)  # [T]
+    theta = torch.rad2deg(torch.acos(cos))  # [T]
+    angle_bin = angle_bins(theta, spec)  # [T]
+    edge_part = (zj << 24) | (zi << 17)  # [E] (Zj, Zi) of the triplet's own edge
+    triplet_key = edge_part[t_edge] | (zj[t_partner] << 10) | angle_bin  # [T]
+    return MotifKeys(
+        pair_key=pair_key,
+        pair_bin=pair_bin,
+        triplet_edge=t_edge,
+        triplet_partner=t_partner,
+        triplet_key=triplet_key,
+        angle_bin=angle_bin,
+    )
+
+
+def max_key(table: str, spec: MotifMemorySpec) -> int:
+    """Size of the packed key space of ``table`` ("pair" or "triplet"), for enumeration.
+
+    >>> max_key("pair", MotifMemorySpec(cutoff=6.0)) == (127 << 17 | 127 << 10 | 59) + 1
+    True
+    """
+    if table == "pair":
+        return int(pack_pair_key(MAX_Z - 1, MAX_Z - 1, spec.n_pair_bins - 1)) + 1
+    if table == "triplet":
+        return int(pack_triplet_key(MAX_Z - 1, MAX_Z - 1, MAX_Z - 1, spec.n_angle_bins - 1)) + 1
+    raise ValueError(f"table must be 'pair' or 'triplet', got {table!r}")

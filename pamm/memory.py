@@ -1,0 +1,247 @@
+"""``MotifMemory``: hashed pair/triplet tables and the per-edge memory vector.
+
+For edge e = j -> i with triplet partners k (edges k -> i, see ``pamm.keys``)::
+
+    m_e = [ pair_h(key_e) for h in heads ; mean_k [ triplet_h(key_ejk) for h in heads ] ]
+
+Each half is H * D wide; an edge without partners gets a zero triplet half. Modes
+(``MotifMemorySpec.mode``):
+
+- ``pamm``: both halves; ``pair_only`` / ``triplet_only``: only that half (m is H*D wide).
+- ``random_bucket``: the same tables and shapes, but bucket ids ignore motif identity.
+  Each edge j -> i of structure s gets the pseudo key ``mix(token_s, i_s, j_s, n)``
+  (``i_s``, ``j_s`` atom indices within s; n the edge's rank among the i-j images,
+  ordered by distance then cell offset; ``token_s`` a content hash of the structure's
+  atomic numbers; ``mix(h, v) = (h * 1000003 + v) mod p``), a triplet the key
+  ``mix(code_j, code_k)`` of its two edge codes. The stream is a fixed function of the
+  structure, invariant to rotation, translation and batching, yet unrelated to motifs.
+- ``mlp``: no tables; a two-layer MLP on the raw edge features x_edge with a hidden width
+  chosen so its parameter count is within ±5 % of the ``pamm`` tables' count.
+
+>>> from pamm.spec import MotifMemorySpec
+>>> mem = MotifMemory(MotifMemorySpec(pair_buckets=64, triplet_buckets=128), edge_dim=24)
+>>> tuple(mem.pair_table.shape), tuple(mem.triplet_table.shape), mem.memory_dim
+((2, 64, 16), (2, 128, 16), 64)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pamm.hashing import PRIME, hash_params, hash_torch
+from pamm.keys import MotifKeys
+from pamm.spec import MotifMemorySpec
+
+__all__ = ["MemoryLookup", "MotifMemory", "mlp_hidden_width", "random_edge_codes"]
+
+#: relative tolerance of the ``mlp`` control's parameter count
+MLP_PARAM_TOLERANCE = 0.05
+
+
+@dataclass
+class MemoryLookup:
+    """Result of one lookup: m [E, memory_dim]; bucket ids (None where not hashed)."""
+
+    m: torch.Tensor
+    pair_bucket: torch.Tensor | None  # [E, H]
+    triplet_bucket: torch.Tensor | None  # [T, H]
+
+
+def table_param_count(spec: MotifMemorySpec) -> int:
+    """Parameters of the pair + triplet tables of ``spec`` (the ``pamm`` memory)."""
+    return spec.heads * spec.head_dim * (spec.pair_buckets + spec.triplet_buckets)
+
+
+def mlp_hidden_width(spec: MotifMemorySpec, edge_dim: int) -> int:
+    """Hidden width of the ``mlp`` control matching ``table_param_count`` within ±5 %.
+
+    >>> mlp_hidden_width(MotifMemorySpec(), edge_dim=768)
+    787
+    """
+    out = 2 * spec.heads * spec.head_dim
+    target = table_param_count(spec)
+    hidden = max(1, round((target - out) / (edge_dim + 1 + out)))
+    got = hidden * (edge_dim + 1 + out) + out
+    if abs(got - target) > MLP_PARAM_TOLERANCE * target:
+        raise ValueError(
+            f"mlp control cannot match the tables' {target} parameters within 5 % "
+            f"(edge_dim={edge_dim} gives {got}); use larger tables"
+        )
+    return hidden
+
+
+def _ranks_in_groups(group: torch.Tensor, num_groups: int) -> torch.Tensor:
+    """Rank of each element among the elements of its group, in index order."""
+    order = torch.argsort(group, stable=True)  # [n]
+    counts = torch.bincount(group, minlength=num_groups)
+    starts = torch.cumsum(counts, 0) - counts
+    ranks = torch.empty_like(group)
+    ranks[order] = torch.arange(group.shape[0], device=group.device) - starts[group[order]]
+    return ranks
+
+
+def structure_tokens(atomic_numbers: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    """Content hash [S] in [0, p) of each structure's atomic-number sequence."""
+    num_structures = int(batch.max()) + 1 if batch.numel() else 0
+    rank = _ranks_in_groups(batch, num_structures)  # [N]
+    per_atom = atomic_numbers.long() * (rank + 1) + 1  # [N]
+    tokens = torch.zeros(num_structures, dtype=torch.long, device=batch.device)
+    tokens.index_add_(0, batch, per_atom)
+    return tokens.remainder_(PRIME)
+
+
+def _mix(h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """(h * 1000003 + v) mod p for 0 <= h, v < 2^31 (exact in int64)."""
+    return (h * 1000003 + v).remainder_(PRIME)
+
+
+def random_edge_codes(
+    edge_index: torch.Tensor,
+    edge_distance: torch.Tensor,
+    cell_offsets: torch.Tensor | None,
+    atomic_numbers: torch.Tensor,
+    batch: torch.Tensor,
+) -> torch.Tensor:
+    """Pseudo keys [E] in [0, p) naming each edge by (structure, i, j, image rank) only.
+
+    >>> ei = torch.tensor([[1, 1, 0], [0, 0, 1]])
+    >>> codes = random_edge_codes(ei, torch.tensor([2.0, 1.0, 1.0]), None,
+    ...                           torch.tensor([8, 1]), torch.tensor([0, 0]))
+    >>> bool(codes[0] != codes[1]) and bool((codes < 2**31 - 1).all())
+    True
+    """
+    num_atoms = atomic_numbers.shape[0]
+    num_structures = int(batch.max()) + 1 if batch.numel() else 0
+    tokens = structure_tokens(atomic_numbers, batch)  # [S]
+    atom_rank = _ranks_in_groups(batch, num_structures)  # [N] index within structure
+    j, i = edge_index[0], edge_index[1]
+    # rank among the images of the same (i, j): order by distance, then cell offset
+    order = torch.arange(j.shape[0], device=j.device)
+    keys = [] if cell_offsets is None else [cell_offsets[:, c] for c in (2, 1, 0)]
+    for key in [*keys, edge_distance, i * num_atoms + j]:
+        order = order[torch.argsort(key[order], stable=True)]
+    group = (i * num_atoms + j)[order]
+    starts = torch.ones_like(group, dtype=torch.bool)
+    starts[1:] = group[1:] != group[:-1]
+    pos = torch.arange(group.shape[0], device=group.device)
+    first = torch.cummax(torch.where(starts, pos, 0), 0).values  # start of each group
+    image_rank = torch.empty_like(j)
+    image_rank[order] = pos - first
+    code = _mix(tokens[batch[i]], atom_rank[i])
+    code = _mix(code, atom_rank[j])
+    return _mix(code, image_rank)
+
+
+class MotifMemory(nn.Module):
+    """Hashed motif tables (or the ``mlp`` control) producing m [E, memory_dim]."""
+
+    def __init__(self, spec: MotifMemorySpec, *, edge_dim: int, init_std: float = 0.1) -> None:
+        super().__init__()
+        if not spec.uses_memory:
+            raise ValueError("MotifMemory needs a spec with a memory (mode != 'baseline')")
+        self.spec = spec
+        self.edge_dim = edge_dim
+        h, d = spec.heads, spec.head_dim
+        for table in ("pair", "triplet"):
+            a, b = hash_params(spec.hash_seed, spec.heads, table)
+            self.register_buffer(f"{table}_hash_a", torch.from_numpy(a))  # [H]
+            self.register_buffer(f"{table}_hash_b", torch.from_numpy(b))  # [H]
+        self.pair_table = self.triplet_table = self.mlp = None
+        if spec.mode == "mlp":
+            hidden = mlp_hidden_width(spec, edge_dim)
+            self.mlp = nn.Sequential(
+                nn.Linear(edge_dim, hidden), nn.SiLU(), nn.Linear(hidden, 2 * h * d)
+            )
+        if spec.uses_pair:
+            self.pair_table = nn.Parameter(torch.randn(h, spec.pair_buckets, d) * init_std)
+        if spec.uses_triplet:
+            self.triplet_table = nn.Parameter(torch.randn(h, spec.triplet_buckets, d) * init_std)
+
+    @property
+    def memory_dim(self) -> int:
+        """Width of m: 2*H*D, or H*D for ``pair_only`` / ``triplet_only``."""
+        half = self.spec.heads * self.spec.head_dim
+        return half if self.spec.mode in ("pair_only", "triplet_only") else 2 * half
+
+    def buckets(
+        self,
+        keys: MotifKeys,
+        *,
+        atomic_numbers: torch.Tensor,
+        batch: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_distance: torch.Tensor | None = None,
+        cell_offsets: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Bucket ids (pair [E, H], triplet [T, H]) of the tables in use (None otherwise)."""
+        spec = self.spec
+        if spec.mode == "random_bucket" and edge_distance is None:
+            raise ValueError("random_bucket needs edge_distance (and ideally cell_offsets)")
+        pair_keys, trip_keys = keys.pair_key, keys.triplet_key
+        if spec.mode == "random_bucket":
+            codes = random_edge_codes(
+                edge_index, edge_distance, cell_offsets, atomic_numbers, batch
+            )  # [E]
+            pair_keys = codes
+            trip_keys = _mix(codes[keys.triplet_edge], codes[keys.triplet_partner])  # [T]
+        pair_bucket = trip_bucket = None
+        if spec.uses_pair:
+            pair_bucket = hash_torch(
+                pair_keys, self.pair_hash_a, self.pair_hash_b, spec.pair_buckets, check=False
+            )
+        if spec.uses_triplet:
+            trip_bucket = hash_torch(
+                trip_keys,
+                self.triplet_hash_a,
+                self.triplet_hash_b,
+                spec.triplet_buckets,
+                check=False,
+            )
+        return pair_bucket, trip_bucket
+
+    @staticmethod
+    def _rows(table: torch.Tensor, bucket: torch.Tensor) -> torch.Tensor:
+        """Concatenated head rows [N, H*D] of ``table`` [H, M, D] at ``bucket`` [N, H]."""
+        heads, rows, dim = table.shape
+        offset = torch.arange(heads, device=bucket.device) * rows  # [H]
+        out = F.embedding(bucket + offset, table.reshape(heads * rows, dim))  # [N, H, D]
+        return out.reshape(bucket.shape[0], heads * dim)
+
+    def forward(
+        self,
+        keys: MotifKeys,
+        *,
+        x_edge: torch.Tensor,
+        atomic_numbers: torch.Tensor,
+        batch: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_distance: torch.Tensor | None = None,
+        cell_offsets: torch.Tensor | None = None,
+    ) -> MemoryLookup:
+        """Memory vector m [E, memory_dim] (dtype of x_edge) and the bucket ids used."""
+        if self.mlp is not None:
+            return MemoryLookup(self.mlp(x_edge), None, None)
+        num_edges = x_edge.shape[0]
+        pair_bucket, trip_bucket = self.buckets(
+            keys,
+            atomic_numbers=atomic_numbers,
+            batch=batch,
+            edge_index=edge_index,
+            edge_distance=edge_distance,
+            cell_offsets=cell_offsets,
+        )
+        halves = []
+        if pair_bucket is not None:
+            halves.append(self._rows(self.pair_table, pair_bucket))  # [E, H*D]
+        if trip_bucket is not None:
+            rows = self._rows(self.triplet_table, trip_bucket)  # [T, H*D]
+            sums = rows.new_zeros(num_edges, rows.shape[1])  # [E, H*D]
+            sums = sums.index_add(0, keys.triplet_edge, rows)
+            counts = torch.bincount(keys.triplet_edge, minlength=num_edges)  # [E]
+            halves.append(sums / counts.clamp_min(1).unsqueeze(1).to(rows.dtype))
+        m = torch.cat(halves, dim=1) if len(halves) > 1 else halves[0]  # [E, memory_dim]
+        return MemoryLookup(m.to(x_edge.dtype), pair_bucket, trip_bucket)

@@ -1,0 +1,147 @@
+"""``MotifMemorySpec``: the frozen, validated configuration of the PaMM motif memory.
+
+One spec describes everything that changes what a motif key is or where it is stored
+(bins, cutoffs, table sizes, hashing seed), so it is serialised whole into checkpoints
+and analysis manifests (``to_dict`` / ``from_dict``).
+
+>>> spec = MotifMemorySpec(cutoff=6.0)
+>>> spec.n_pair_bins, spec.n_angle_bins
+(60, 18)
+>>> MotifMemorySpec.from_dict(spec.to_dict()) == spec
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+#: memory variants; ``baseline`` means no memory at all (the plain backbone)
+MODES = ("baseline", "pamm", "pair_only", "triplet_only", "random_bucket", "mlp")
+#: fusion of the memory vector into the edge features
+FUSIONS = ("gate", "affine")
+#: packed keys hold Z in 7 bits and bins in 10 bits (see ``pamm.keys``)
+MAX_BINS = 1024
+
+
+@dataclass(frozen=True)
+class MotifMemorySpec:
+    """Configuration of the motif memory (defaults: ``shared/DESIGN.md``).
+
+    Attributes:
+        mode: one of ``MODES``.
+        fusion: ``"gate"`` (x + g*(W_v m)) or ``"affine"`` ((1 + W_g m)*x + g*(W_v m)).
+        cutoff: radius-graph cutoff in Å; must equal the backbone's ``cutoff``.
+        pair_bin_width: Δr of the pair distance bins, Å.
+        triplet_cutoff: both edges of a triplet must be shorter than this, Å.
+        max_triplet_neighbors: K, only the K nearest edges of a centre form triplets.
+        angle_bin_deg: Δθ of the angle bins, degrees.
+        pair_buckets / triplet_buckets: rows M of each table (per head).
+        heads: H hash heads per table (lookups are concatenated).
+        head_dim: D, width of one table row.
+        hash_seed: seed of the Carter–Wegman parameters.
+    """
+
+    mode: str = "pamm"
+    fusion: str = "gate"
+    cutoff: float = 6.0
+    pair_bin_width: float = 0.10
+    triplet_cutoff: float = 4.0
+    max_triplet_neighbors: int = 12
+    angle_bin_deg: float = 10.0
+    pair_buckets: int = 4096
+    triplet_buckets: int = 16384
+    heads: int = 2
+    head_dim: int = 16
+    hash_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"MotifMemorySpec.mode={self.mode!r} is not one of {MODES}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"MotifMemorySpec.fusion={self.fusion!r} is not one of {FUSIONS}")
+        for name in ("cutoff", "pair_bin_width", "triplet_cutoff", "angle_bin_deg"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"MotifMemorySpec.{name}={value!r} must be a finite number > 0")
+        for name in (
+            "max_triplet_neighbors",
+            "pair_buckets",
+            "triplet_buckets",
+            "heads",
+            "head_dim",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"MotifMemorySpec.{name}={value!r} must be an integer > 0")
+        if isinstance(self.hash_seed, bool) or not isinstance(self.hash_seed, int):
+            raise ValueError(f"MotifMemorySpec.hash_seed={self.hash_seed!r} must be an integer")
+        if self.hash_seed < 0:
+            raise ValueError(f"MotifMemorySpec.hash_seed={self.hash_seed} must be >= 0")
+        if self.triplet_cutoff > self.cutoff:
+            raise ValueError(
+                f"MotifMemorySpec.triplet_cutoff={self.triplet_cutoff} exceeds "
+                f"cutoff={self.cutoff}: triplets are built from graph edges"
+            )
+        for name in ("pair_buckets", "triplet_buckets"):
+            if getattr(self, name) >= 2**31 - 1:
+                raise ValueError(f"MotifMemorySpec.{name} must be < 2^31 - 1 (hash prime)")
+        for name in ("n_pair_bins", "n_angle_bins"):
+            n = getattr(self, name)
+            if not 0 < n < MAX_BINS:
+                raise ValueError(
+                    f"MotifMemorySpec.{name}={n} must be in [1, {MAX_BINS - 1}] "
+                    f"(keys pack bins in 10 bits); change the bin width"
+                )
+
+    @property
+    def n_pair_bins(self) -> int:
+        """n_r = ceil(cutoff / Δr), the number of distance bins."""
+        return math.ceil(round(self.cutoff / self.pair_bin_width, 9))
+
+    @property
+    def n_angle_bins(self) -> int:
+        """n_θ = ceil(180 / Δθ), the number of angle bins."""
+        return math.ceil(round(180.0 / self.angle_bin_deg, 9))
+
+    @property
+    def uses_memory(self) -> bool:
+        """False only for ``baseline`` (no memory, no fusion)."""
+        return self.mode != "baseline"
+
+    @property
+    def uses_pair(self) -> bool:
+        """Whether the pair half of the memory vector is looked up."""
+        return self.mode in ("pamm", "pair_only", "random_bucket")
+
+    @property
+    def uses_triplet(self) -> bool:
+        """Whether the triplet half of the memory vector is looked up."""
+        return self.mode in ("pamm", "triplet_only", "random_bucket")
+
+    @property
+    def memory_dim(self) -> int:
+        """Width of the memory vector m = [pair ; triplet] (both halves H*D wide)."""
+        return 2 * self.heads * self.head_dim
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of all fields (no derived values)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> MotifMemorySpec:
+        """Build from a dict, rejecting unknown keys by name (missing keys take defaults)."""
+        data = dict(data or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown MotifMemorySpec field(s) {unknown}; known fields: {sorted(known)}"
+            )
+        # YAML / JSON may give ints for float fields and vice versa: normalise
+        for f in dataclasses.fields(cls):
+            if f.name in data and f.type == "float" and isinstance(data[f.name], int):
+                data[f.name] = float(data[f.name])
+        return cls(**data)

@@ -1,0 +1,193 @@
+"""Helpers for tests and notebooks: slow reference triplets, tiny models/batches, symmetry.
+
+The reference enumeration is deliberately plain Python over ASE's neighbour list, so it
+is obviously correct; ``pamm.keys.extract_motifs`` is tested against it.
+
+>>> import numpy as np
+>>> atoms = random_crystal(np.random.default_rng(0), n_atoms=2)
+>>> len(atoms), bool(atoms.pbc.all())
+(2, True)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.neighborlist import neighbor_list
+
+from pamm.spec import MotifMemorySpec
+
+__all__ = [
+    "TINY_BACKBONE",
+    "ase_edges",
+    "energy_forces",
+    "random_crystal",
+    "random_rotation",
+    "randomize_memory",
+    "reference_triplets",
+    "rotate_atoms",
+    "tiny_batch",
+    "tiny_model",
+]
+
+#: a tiny eSCN-MD configuration: one forward of a few small crystals takes ~0.1 s on CPU
+TINY_BACKBONE: dict[str, Any] = {
+    "max_num_elements": 100,
+    "sphere_channels": 16,
+    "lmax": 1,
+    "mmax": 1,
+    "num_layers": 1,
+    "hidden_channels": 16,
+    "edge_channels": 16,
+    "num_distance_basis": 16,
+    "cutoff": 5.0,
+    "otf_graph": True,
+    "max_neighbors": 300,
+    "direct_forces": False,
+    "regress_forces": True,
+    "regress_stress": True,
+    "dataset_mapping": {"omat": "omat"},
+}
+
+
+def ase_edges(atoms: Atoms, cutoff: float) -> dict[str, np.ndarray]:
+    """Radius-graph edges from ASE in fairchem's convention (edge_index[1] = centre i).
+
+    Returns edge_index [2, E] (row 0 = neighbour j), edge_distance [E], edge_distance_vec
+    [E, 3] (= r_j + S - r_i) and cell_offsets [E, 3] (S in cell units), float64.
+    """
+    i, j, d, vec, shift = neighbor_list("ijdDS", atoms, cutoff)
+    return {
+        "edge_index": np.stack([j, i]).astype(np.int64),
+        "edge_distance": d,
+        "edge_distance_vec": vec,
+        "cell_offsets": shift.astype(np.int64),
+    }
+
+
+def reference_triplets(
+    edges: dict[str, np.ndarray], atomic_numbers: np.ndarray, spec: MotifMemorySpec
+) -> list[tuple[int, int, int]]:
+    """Slow, obvious triplet enumeration: sorted list of (edge j->i, edge k->i, packed key).
+
+    For each centre i: its edges shorter than ``spec.triplet_cutoff``, sorted by distance
+    (ties by edge position), the first ``spec.max_triplet_neighbors`` kept; every ordered
+    pair of two different kept edges is a triplet with θ = angle between their vectors.
+    """
+    centre = edges["edge_index"][1]
+    neigh = edges["edge_index"][0]
+    dist, vec = edges["edge_distance"], edges["edge_distance_vec"]
+    out = []
+    for i in sorted(set(centre.tolist())):
+        mine = [e for e in range(len(centre)) if centre[e] == i and dist[e] < spec.triplet_cutoff]
+        mine.sort(key=lambda e: (dist[e], e))
+        mine = mine[: spec.max_triplet_neighbors]
+        for a in mine:
+            for b in mine:
+                if a == b:
+                    continue
+                cos = float(np.dot(vec[a], vec[b]) / (dist[a] * dist[b]))
+                theta = math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+                abin = min(int(theta // spec.angle_bin_deg), spec.n_angle_bins - 1)
+                zj, zi, zk = (int(atomic_numbers[x]) for x in (neigh[a], i, neigh[b]))
+                key = zj << 24 | zi << 17 | zk << 10 | abin
+                out.append((a, b, key))
+    return sorted(out)
+
+
+def random_crystal(
+    rng: np.random.Generator,
+    n_atoms: int = 4,
+    *,
+    volume_per_atom: float = 14.0,
+    elements: tuple[int, ...] = (1, 6, 8, 14, 26),
+    min_distance: float = 1.2,
+) -> Atoms:
+    """A random triclinic periodic cell with ``n_atoms`` atoms at least ``min_distance`` apart."""
+    for _ in range(1000):
+        lengths = (volume_per_atom * n_atoms) ** (1 / 3) * rng.uniform(0.8, 1.25, size=3)
+        cell = np.diag(lengths) + rng.uniform(-0.2, 0.2, size=(3, 3)) * lengths.mean()
+        atoms = Atoms(
+            numbers=rng.choice(elements, size=n_atoms),
+            scaled_positions=rng.uniform(size=(n_atoms, 3)),
+            cell=cell,
+            pbc=True,
+        )
+        i = neighbor_list("i", atoms, min_distance)
+        if len(i) == 0:
+            return atoms
+    raise RuntimeError("could not place atoms at the requested minimum distance")
+
+
+def random_rotation(rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random proper rotation matrix [3, 3] (QR of a Gaussian matrix)."""
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def rotate_atoms(atoms: Atoms, rotation: np.ndarray, translation: np.ndarray) -> Atoms:
+    """A copy with positions and cell rotated (row vectors: r @ R.T) and positions shifted."""
+    out = atoms.copy()
+    out.set_cell(atoms.cell.array @ rotation.T, scale_atoms=False)
+    out.positions = atoms.positions @ rotation.T + translation
+    return out
+
+
+def tiny_batch(atoms_list: list[Atoms], task_name: str = "omat"):
+    """Collate ASE structures into a fairchem AtomicData batch (graph built on the fly)."""
+    from fairchem.core.datasets.atomic_data import AtomicData
+    from fairchem.core.datasets.collaters.simple_collater import data_list_collater
+
+    data = [AtomicData.from_ase(a, task_name=task_name) for a in atoms_list]
+    return data_list_collater(data, otf_graph=True)
+
+
+def tiny_model(
+    pamm: dict | None = None, *, moe: bool = False, num_experts: int = 2, **backbone: Any
+) -> torch.nn.Module:
+    """A tiny HydraModel (PaMM backbone + energy/forces/stress head), float32, CPU."""
+    from fairchem.core.models.base import HydraModel
+
+    cfg = {**TINY_BACKBONE, **backbone}
+    if moe:
+        cfg = {"model": "pamm.backbone.PaMMMoeBackbone", "num_experts": num_experts, **cfg}
+    else:
+        cfg = {"model": "pamm.backbone.PaMMBackbone", **cfg}
+    cfg["pamm"] = pamm
+    heads = {"efs": {"module": "fairchem.core.models.uma.escn_md.MLP_EFS_Head"}}
+    return HydraModel(backbone=cfg, heads=heads)
+
+
+def energy_forces(
+    model: torch.nn.Module, atoms_list: list[Atoms], *, seed: int | None = None
+) -> tuple[torch.Tensor, ...]:
+    """(energy [S], forces [N, 3], stress [S, 9]) of ``atoms_list``, detached.
+
+    eSCN-MD draws a random roll angle for each edge frame, so two forwards agree only to
+    float noise; give ``seed`` (torch.manual_seed before the call) for bitwise repeats.
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
+    out = model(tiny_batch(atoms_list))["efs"]
+    return (
+        out["energy"]["energy"].detach(),
+        out["forces"]["forces"].detach(),
+        out["stress"]["stress"].detach(),
+    )
+
+
+@torch.no_grad()
+def randomize_memory(model: torch.nn.Module, scale: float = 0.3, seed: int = 0) -> None:
+    """Give the memory tables and fusion weights (incl. zero-init ones) random values."""
+    backbone = getattr(model, "backbone", model)
+    gen = torch.Generator().manual_seed(seed)
+    for module in (backbone.motif_memory, backbone.motif_fusion):
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * scale)

@@ -1,0 +1,113 @@
+"""Fixtures of the dashboard tests: one real analysis run of a tiny model, per session.
+
+The run is computed once by ``analysis.run_analysis`` from a tiny random-init PaMM
+model (memory randomised so gates and buckets vary) on a handful of rocksalt crystals
+in four families, one of them held out. Tests never depend on the bundled assets.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+RUN_NAME = "testrun"
+FAMILIES = ("rattled-300", "rattled-500", "aimd-from-PBE-1000-npt", "aimd-from-PBE-3000-nvt")
+#: small spec so that collisions happen and every table stays tiny
+TEST_SPEC = {
+    "pair_buckets": 64,
+    "triplet_buckets": 256,
+    "heads": 2,
+    "head_dim": 4,
+    "cutoff": 5.0,
+    "triplet_cutoff": 3.5,
+}
+
+
+def _structures():
+    from ase.build import bulk
+
+    frames = []
+    recipes = [("NaCl", 5.64), ("MgO", 4.21), ("LiF", 4.03), ("KCl", 6.29)]
+    for n in range(8):
+        formula, a = recipes[n % 4]
+        atoms = bulk(formula, "rocksalt", a=a) * (2, 1, 1)
+        atoms.rattle(0.05, seed=n)
+        atoms.info["family"] = FAMILIES[n % 4]
+        atoms.info["sid"] = f"test-{formula}-{n}"
+        frames.append(atoms)
+    return frames
+
+
+def _tiny_checkpoint(path: Path) -> Path:
+    """A tiny random-init PaMM checkpoint (memory randomised so gates vary), saved safely."""
+    import torch
+    from fairchem.core.units.mlip_unit.api.inference import MLIPInferenceCheckpoint
+
+    from pamm.checkpoint import build_model, save_checkpoint
+    from pamm.testing import TINY_BACKBONE, randomize_memory
+
+    config = {
+        "_target_": "fairchem.core.models.base.HydraModel",
+        "backbone": {"model": "pamm.backbone.PaMMBackbone", **TINY_BACKBONE, "pamm": TEST_SPEC},
+        "heads": {"efs": {"module": "fairchem.core.models.uma.escn_md.MLP_EFS_Head"}},
+    }
+    ckpt = MLIPInferenceCheckpoint(
+        model_config=config, model_state_dict={}, ema_state_dict={}, tasks_config={}
+    )
+    model = build_model(ckpt, strict=False)
+    randomize_memory(model)
+    ckpt.model_state_dict = model.state_dict()
+    ckpt.ema_state_dict = torch.optim.swa_utils.AveragedModel(model).state_dict()
+    return save_checkpoint(ckpt, path)
+
+
+@pytest.fixture(scope="session")
+def runs_root(tmp_path_factory) -> Path:
+    """A runs root holding the analysis run ``RUN_NAME`` (computed once per session)."""
+    import torch
+    from ase.io import write
+
+    from analysis import run_analysis
+
+    root = tmp_path_factory.mktemp("runs")
+    data = root.parent / "structures.extxyz"
+    write(data, _structures())
+    torch.manual_seed(0)
+    np.random.seed(0)
+    checkpoint = _tiny_checkpoint(root.parent / "tiny-pamm.pt")
+    run_analysis(
+        checkpoint, data, root / RUN_NAME, heldout=FAMILIES[-1:], embedding="pca", tqdm_bar=False
+    )
+    return root
+
+
+@pytest.fixture
+def app_env(runs_root, monkeypatch) -> Path:
+    """Point the app at the test run (environment read by ``app.loaders``)."""
+    monkeypatch.setenv("PAMM_RUNS_ROOT", str(runs_root))
+    monkeypatch.setenv("PAMM_RUN", RUN_NAME)
+    return runs_root / RUN_NAME
+
+
+@pytest.fixture
+def app_test(app_env):
+    """A fresh AppTest of the dashboard entry file (not yet run)."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file("../../app/streamlit_app.py", default_timeout=120)
+
+
+def browser_or_skip() -> str:
+    """The chromium path; fail if ``PAMM_REQUIRE_BROWSER=1`` and none exists, else skip."""
+    from app.harness import chromium_path
+
+    path = chromium_path()
+    if path is None:
+        reason = "no chromium executable (Debian package `chromium`; `make test` installs it)"
+        if os.environ.get("PAMM_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"PAMM_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return path

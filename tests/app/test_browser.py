@@ -1,0 +1,81 @@
+"""The dashboard in a real headless chromium: every page, a map click, the 3Dmol canvas.
+
+Needs Debian's ``chromium``; skipped with a reason where there is none, and FAILS
+instead when ``PAMM_REQUIRE_BROWSER=1`` (CI). Screenshots land in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from app.harness import PAGES, launch_chromium, streamlit_server, wait_until_idle
+from tests.app.conftest import RUN_NAME, browser_or_skip
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "app"
+
+
+@pytest.fixture(scope="module")
+def browser_page():
+    browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield page
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(runs_root, browser_page):
+    with streamlit_server({"PAMM_RUNS_ROOT": str(runs_root), "PAMM_RUN": RUN_NAME}) as url:
+        yield url
+
+
+def _shot(page, name: str) -> None:
+    """Save a screenshot artifact (best effort: a loaded machine may be too slow)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), animations="disabled", timeout=60_000)
+    except PlaywrightTimeout:
+        warnings.warn(f"screenshot {name} timed out", stacklevel=2)
+
+
+def test_every_page_renders_in_chromium(server, browser_page):
+    page = browser_page
+    for path, (_, title) in PAGES.items():
+        page.goto(f"{server}/{path}")
+        wait_until_idle(page, title)
+        _shot(page, path or "overview")
+        assert page.locator('[data-testid="stException"]').count() == 0, path
+    # warm switch through the sidebar keeps working
+    page.get_by_role("link", name="Motif browser").click()
+    wait_until_idle(page, "Motif browser")
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+
+
+def test_map_click_selects_and_3dmol_draws(server, browser_page):
+    page = browser_page
+    page.goto(f"{server}/embedding")
+    wait_until_idle(page, "Embedding map")
+    assert page.locator("iframe").count() == 0
+    point = page.locator(".js-plotly-plot .scatterlayer .point").first
+    point.wait_for()
+    box = point.bounding_box()  # plotly listens on its drag layer: click the spot
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text("selected bucket(s)").first.wait_for(timeout=60_000)
+    wait_until_idle(page, "Embedding map")
+    frame = page.frame_locator("iframe").first
+    canvas = frame.locator("canvas").first
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 100
+    page.wait_for_timeout(500)
+    _shot(page, "embedding-selected")

@@ -1,0 +1,215 @@
+"""Every dashboard page through ``streamlit.testing.v1.AppTest`` on a real analysis run."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from analysis import load_run
+
+PAGES = ["overview", "motifs", "buckets", "environment", "families", "embedding", "try_structure"]
+
+
+def open_page(at, page: str):
+    at.run()
+    if page != "overview":
+        at.switch_page(f"views/{page}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def frame_with(at, *columns: str) -> pd.DataFrame:
+    """The (first) dataframe element shown with all these columns."""
+    for df in at.dataframe:
+        if set(columns) <= set(df.value.columns):
+            return df.value
+    raise AssertionError(f"no dataframe with columns {columns}")
+
+
+def iframe_html(at) -> str:
+    frames = at.get("iframe")
+    assert frames, "no iframe on the page"
+    return frames[0].proto.srcdoc
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(app_test, page):
+    at = open_page(app_test, page)
+    assert not at.error, [e.value for e in at.error]
+    assert at.title, "page has no title"
+
+
+def test_overview_headline_numbers_match_run(app_test, app_env):
+    run = load_run(app_env)
+    at = open_page(app_test, "overview")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["pair motifs"] == f"{len(run.motifs('pair')):,}"
+    assert metrics["triplet motifs"] == f"{len(run.motifs('triplet')):,}"
+
+
+def test_motif_filters_change_the_table(app_test, app_env):
+    at = open_page(app_test, "motifs")
+    motifs = load_run(app_env).motifs("pair")
+    full = frame_with(at, "label", "elements", "count")
+    assert len(full) == len(motifs)
+    # the element present in the fewest motifs: filtering on it must shrink the table
+    counts = pd.Series([s for e in full["elements"] for s in set(e.split("–"))]).value_counts()
+    rare = counts.index[-1]
+    at.multiselect(key="motif_elements").set_value([rare]).run()
+    filtered = frame_with(at, "label", "elements", "count")
+    assert 0 < len(filtered) < len(full)
+    assert all(rare in e.split("–") for e in filtered["elements"])
+    assert len(filtered) == counts[rare]
+    # a narrower bin range keeps only motifs inside it
+    at.multiselect(key="motif_elements").set_value([]).run()
+    slider = at.slider(key="motif_range_pair")
+    lo, hi = slider.value
+    mid = round((lo + hi) / 2, 1)
+    slider.set_range(lo, mid).run()
+    narrowed = frame_with(at, "label", "elements", "count")
+    expected = motifs[(motifs["bin_lo"] >= lo - 1e-9) & (motifs["bin_hi"] <= mid + 1e-9)]
+    assert len(narrowed) == len(expected) < len(full)
+    # sorting by gate puts the largest gate first
+    at.selectbox(key="motif_sort").set_value("gate (mean)").run()
+    by_gate = frame_with(at, "label", "gate_mean")
+    assert by_gate["gate_mean"].iloc[0] == pytest.approx(expected["gate_mean"].max())
+
+
+def test_selected_motif_shows_its_buckets_and_neighbours(app_test, app_env):
+    run = load_run(app_env)
+    motifs, bm = run.motifs("pair"), run.frame("bucket_motifs")
+    heads = run.manifest["spec"]["heads"]
+    # pick a motif that collides with another one in head 0
+    crowded = (
+        bm[(bm["table"] == "pair") & (bm["head"] == 0)].groupby("bucket")["key"].transform("size")
+    )
+    key = int(bm[(bm["table"] == "pair") & (bm["head"] == 0)][crowded > 1]["key"].iloc[0])
+    motif = motifs.set_index("key").loc[key]
+    at = open_page(app_test, "motifs")
+    at.selectbox(key="motif_pick").set_value(key).run()
+    assert not at.exception
+    assert at.header[0].value == motif["label"]
+    shown = frame_with(at, "head", "bucket", "motifs in bucket")
+    assert shown["bucket"].tolist() == [int(motif[f"bucket_{h}"]) for h in range(heads)]
+    neighbours = frame_with(at, "head", "bucket", "label", "share")
+    for h in range(heads):
+        b = int(motif[f"bucket_{h}"])
+        same = bm[(bm["table"] == "pair") & (bm["head"] == h) & (bm["bucket"] == b)]
+        expected = set(same["key"]) - {key}
+        assert set(neighbours.loc[neighbours["head"] == h, "key"]) == expected
+
+
+def test_environment_iframe_holds_structure_and_highlights(app_test, app_env):
+    from analysis import load_structure
+
+    run = load_run(app_env)
+    at = open_page(app_test, "environment")
+    at.radio(key="env_table").set_value("triplet").run()
+    key = at.selectbox(key="env_motif").value
+    ex = run.frame("examples")
+    row = ex[(ex["table"] == "triplet") & (ex["key"] == key)].iloc[0]
+    html = iframe_html(at)
+    assert "var $3Dmolpromise = Promise.resolve();" in html
+    atoms = load_structure(run.manifest["dataset"], int(row["structure"]))
+    x, y, z = atoms.positions[int(row["centre"])]
+    assert f"{atoms.get_chemical_symbols()[int(row['centre'])]} {x:.5f} {y:.5f} {z:.5f}" in html
+    meta = json.loads(re.search(r"data-pamm-highlight='([^']*)'", html).group(1))
+    ids, hl = meta["atom_ids"], meta["highlight"]
+    assert set(hl) == {"i", "j", "k"}
+    assert ids[hl["i"]] == row["centre"]
+    assert ids[hl["j"]] == row["neighbour"]
+    assert ids[hl["k"]] == row["partner"]
+
+
+def test_bucket_inspector_lists_the_bucket_motifs(app_test, app_env):
+    run = load_run(app_env)
+    at = open_page(app_test, "buckets")
+    bucket = at.selectbox(key="bucket_pick").value
+    bm = run.frame("bucket_motifs")
+    expected = bm[(bm["table"] == "pair") & (bm["head"] == 0) & (bm["bucket"] == bucket)]
+    shown = frame_with(at, "label", "count", "share", "key")
+    assert sorted(shown["key"]) == sorted(expected["key"])
+    assert shown["share"].sum() == pytest.approx(1.0)
+    near = frame_with(at, "bucket", "cosine")
+    assert bucket not in set(near["bucket"]) and near["cosine"].is_monotonic_decreasing
+
+
+def test_embedding_selection_drives_table_and_3d_view(app_test, app_env):
+    run = load_run(app_env)
+    emb = run.frame("embedding_2d")
+    picked = emb[(emb["table"] == "pair") & (emb["head"] == 0)]["bucket"].head(3).tolist()
+    at = open_page(app_test, "embedding")
+    assert not at.get("iframe")  # nothing selected yet
+    points = [{"customdata": [b], "x": 0.0, "y": 0.0} for b in picked]
+    at.session_state["emb_map"] = {"selection": {"points": points, "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    table = frame_with(at, "bucket", "dominant_label", "dominant_key")
+    assert sorted(table["bucket"]) == sorted(picked)
+    assert "var $3Dmolpromise" in iframe_html(at)
+
+
+def test_family_page_shows_divergence_and_heldout(app_test, app_env):
+    run = load_run(app_env)
+    at = open_page(app_test, "families")
+    only = run.motifs("pair")["heldout_only"].sum()
+    assert any(
+        f"{only:,} pair motifs occur only in held-out families" in c.value for c in at.caption
+    )
+
+
+POSCAR = b"""NaCl
+1.0
+5.64 0 0
+0 5.64 0
+0 0 5.64
+Na Cl
+1 1
+Direct
+0 0 0
+0.5 0.5 0.5
+"""
+
+
+def test_try_structure_runs_the_model_and_shows_buckets(app_test, app_env):
+    from pamm.hashing import hash_numpy, hash_params
+    from pamm.spec import MotifMemorySpec
+
+    spec = MotifMemorySpec.from_dict(load_run(app_env).manifest["spec"])
+    at = open_page(app_test, "try_structure")
+    at.file_uploader(key="upload").upload("NaCl.vasp", POSCAR, "text/plain").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    per_atom = float(metrics["Energy per atom (eV)"])
+    assert float(metrics["Energy (eV)"]) == pytest.approx(2 * per_atom, abs=1e-3)
+    edges = frame_with(at, "j", "key", "label", "bucket_0", "gate_mean")
+    assert len(edges) > 0 and edges["gate_mean"].between(0, 1).all()
+    a, b = hash_params(spec.hash_seed, spec.heads, "pair")
+    expected = hash_numpy(edges["key"].to_numpy(), a, b, spec.pair_buckets)  # [E, H]
+    for h in range(spec.heads):
+        assert edges[f"bucket_{h}"].tolist() == expected[:, h].tolist()
+    html = iframe_html(at)
+    assert "Na 0.00000 0.00000 0.00000" in html
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("empty.cif", b"", "empty"),
+        ("image.cif", b"\x89PNG\r\n\x1a\n....", "PNG image"),
+        ("broken.cif", b"data_x\n_cell_length_a 3\nloop_\n_atom_site_label\n", ""),
+    ],
+)
+def test_bad_upload_gives_a_message_not_a_traceback(app_test, name, data, message):
+    at = open_page(app_test, "try_structure")
+    at.file_uploader(key="upload").upload(name, data, "application/octet-stream").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error, "no error message shown"
+    assert message.lower() in at.error[0].value.lower()
+    assert name in at.error[0].value
+    assert not at.metric

@@ -1,0 +1,161 @@
+"""Killing ``pamm analyze`` mid-write (SIGKILL of a real subprocess) keeps a consistent run.
+
+A first run writes a complete run directory. A second run with different settings
+(so every artifact changes) is killed at the first, third and sixth change it makes
+to the directory. Afterwards the dashboard's artifacts must all be the previous run's
+(or, had the process already finished, all the new run's): never a mix, and always
+loadable with ``analysis.load_run``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.io import write
+
+REPO = Path(__file__).resolve().parents[2]
+FAMILIES = ("rattled-300", "rattled-relax", "aimd-from-PBE-3000-nvt")
+
+
+def _checkpoint(path: Path) -> Path:
+    from fairchem.core.units.mlip_unit.api.inference import MLIPInferenceCheckpoint
+
+    from pamm.checkpoint import attach_pamm, build_model, save_checkpoint
+    from pamm.testing import TINY_BACKBONE
+
+    config = {
+        "_target_": "fairchem.core.models.base.HydraModel",
+        "backbone": {"model": "fairchem.core.models.uma.escn_md.eSCNMDBackbone", **TINY_BACKBONE},
+        "heads": {"efs": {"module": "fairchem.core.models.uma.escn_md.MLP_EFS_Head"}},
+    }
+    ckpt = MLIPInferenceCheckpoint(
+        model_config=config, model_state_dict={}, ema_state_dict={}, tasks_config={}
+    )
+    ckpt.model_state_dict = build_model(ckpt, strict=False).state_dict()
+    return save_checkpoint(attach_pamm(ckpt, {"pair_buckets": 64, "triplet_buckets": 128}), path)
+
+
+def _dataset(path: Path, n: int = 18) -> Path:
+    from pamm.testing import random_crystal
+
+    rng = np.random.default_rng(0)
+    frames = []
+    for k in range(n):
+        atoms = random_crystal(rng, n_atoms=4)
+        atoms.info["family"] = FAMILIES[k % len(FAMILIES)]
+        atoms.info["sid"] = f"kill-{k}"
+        frames.append(atoms)
+    write(path, frames, format="extxyz")
+    return path
+
+
+def _command(checkpoint: Path, data: Path, out: Path, per_family: int) -> list[str]:
+    return [
+        sys.executable, "-m", "pamm.cli", "analyze", "--checkpoint", str(checkpoint),
+        "--data", str(data), "--out", str(out), "--max-per-family", str(per_family),
+        "--embedding", "pca", "--batch-size", "2", "--force",
+    ]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def _artifacts(run: Path) -> dict[str, str]:
+    """sha256 of every visible file the dashboard reads (temp files are hidden)."""
+    from analysis.schema import PARQUET_ARTIFACTS
+
+    names = [*PARQUET_ARTIFACTS, "table_rows.npz", "metrics.json", "manifest.json"]
+    return {
+        name: hashlib.sha256((run / name).read_bytes()).hexdigest()
+        for name in names
+        if (run / name).is_file()
+    }
+
+
+def _state(run: Path) -> dict[str, tuple[int, int, int]]:
+    out = {}
+    for entry in os.scandir(run):
+        try:
+            st = entry.stat()
+        except FileNotFoundError:  # a temp file renamed between listing and stat
+            continue
+        out[entry.name] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _kill_after_changes(cmd: list[str], run: Path, changes: int, timeout: float = 300) -> int:
+    """Start ``cmd``; SIGKILL it at its ``changes``-th change to ``run``; return the rc."""
+    last = _state(run)
+    seen = 0
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            now = _state(run)
+            if now != last:
+                seen += 1
+                last = now
+                if seen >= changes:
+                    proc.kill()
+                    break
+            time.sleep(0.0005)
+        return proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_write_leaves_the_previous_run_intact(tmp_path: Path) -> None:
+    from analysis import load_run
+
+    checkpoint = _checkpoint(tmp_path / "tiny.pt")
+    data = _dataset(tmp_path / "tiny.extxyz")
+    first = tmp_path / "first"
+    done = subprocess.run(
+        _command(checkpoint, data, first, per_family=3),
+        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    old = _artifacts(first)
+    assert len(old) >= 8 and load_run(first).manifest["dataset"]["n_analysed"] == 9
+
+    new_run = tmp_path / "reference-new"
+    shutil.copytree(first, new_run)
+    done = subprocess.run(
+        _command(checkpoint, data, new_run, per_family=5),
+        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    new = _artifacts(new_run)
+    assert all(new[name] != old[name] for name in ("manifest.json", "pair_motifs.parquet"))
+
+    killed = 0
+    for changes in (1, 3, 6):
+        run = tmp_path / f"killed-{changes}"
+        shutil.copytree(first, run)
+        rc = _kill_after_changes(_command(checkpoint, data, run, per_family=5), run, changes)
+        killed += rc == -9
+        after = _artifacts(run)
+        mixed = sorted(name for name in after if after[name] != old.get(name))
+        assert after in (old, new), (
+            f"killed at change {changes} (rc={rc}): a mix of two runs; changed: {mixed}"
+        )
+        loaded = load_run(run)
+        assert loaded.manifest["dataset"]["n_analysed"] in (9, 15)
+    assert killed >= 2  # the kills really happened mid-run

@@ -1,0 +1,116 @@
+"""MotifMemory lookups, controls and fusion identity at init."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pamm.fusion import AffineFusion, GateFusion, build_fusion
+from pamm.hashing import hash_numpy, hash_params
+from pamm.keys import extract_motifs
+from pamm.memory import MotifMemory, table_param_count
+from pamm.spec import MotifMemorySpec
+from pamm.testing import ase_edges, random_crystal
+
+SMALL = {"pair_buckets": 64, "triplet_buckets": 256, "heads": 2, "head_dim": 4}
+
+
+def _graph(seed: int = 0):
+    atoms = random_crystal(np.random.default_rng(seed), n_atoms=4)
+    edges = ase_edges(atoms, 5.0)
+    ei = torch.from_numpy(edges["edge_index"])
+    z = torch.from_numpy(atoms.numbers)
+    return (
+        ei,
+        torch.from_numpy(edges["edge_distance"]).float(),
+        torch.from_numpy(edges["edge_distance_vec"]).float(),
+        z,
+    )
+
+
+def _lookup(mode: str, seed: int = 0, **extra):
+    spec = MotifMemorySpec(mode=mode, cutoff=5.0, **SMALL, **extra)
+    ei, d, vec, z = _graph(seed)
+    keys = extract_motifs(ei, d, vec, z, spec)
+    mem = MotifMemory(spec, edge_dim=12)
+    x = torch.randn(ei.shape[1], 12)
+    batch = torch.zeros(len(z), dtype=torch.long)
+    out = mem(keys, x_edge=x, atomic_numbers=z, batch=batch, edge_index=ei, edge_distance=d)
+    return spec, keys, mem, out
+
+
+def test_pamm_lookup_is_pair_row_and_mean_of_triplet_rows() -> None:
+    _, keys, mem, out = _lookup("pamm")
+    assert out.m.shape == (keys.num_edges, 16)
+    a, b = hash_params(0, 2, "pair")
+    np.testing.assert_array_equal(
+        out.pair_bucket.numpy(), hash_numpy(keys.pair_key.numpy(), a, b, 64)
+    )
+    e = 5
+    want_pair = torch.cat([mem.pair_table[h, out.pair_bucket[e, h]] for h in range(2)])
+    torch.testing.assert_close(out.m[e, :8], want_pair)
+    for e in range(keys.num_edges):  # slow loop reference of the mean over partners
+        rows = [
+            torch.cat([mem.triplet_table[h, out.triplet_bucket[t, h]] for h in range(2)])
+            for t in range(keys.num_triplets)
+            if keys.triplet_edge[t] == e
+        ]
+        want = torch.stack(rows).mean(0) if rows else torch.zeros(8)
+        torch.testing.assert_close(out.m[e, 8:], want)
+    assert (keys.triplet_edge.bincount(minlength=keys.num_edges) == 0).any()  # some edges have none
+
+
+def test_pair_only_and_triplet_only_halves() -> None:
+    _, _, mem, out = _lookup("pair_only")
+    assert mem.triplet_table is None and out.triplet_bucket is None and out.m.shape[1] == 8
+    _, _, mem, out = _lookup("triplet_only")
+    assert mem.pair_table is None and out.pair_bucket is None and out.m.shape[1] == 8
+
+
+def test_random_bucket_ignores_motifs_but_is_deterministic() -> None:
+    _, keys, _, out = _lookup("random_bucket")
+    _, _, _, again = _lookup("random_bucket")
+    assert torch.equal(out.pair_bucket, again.pair_bucket)
+    assert torch.equal(out.triplet_bucket, again.triplet_bucket)
+    _, _, _, real = _lookup("pamm")
+    assert not torch.equal(out.pair_bucket, real.pair_bucket)
+    # equal motifs get (mostly) different random buckets
+    values, counts = keys.pair_key.unique(return_counts=True)
+    same = keys.pair_key == values[counts.argmax()]
+    assert same.sum() > 1 and len(set(out.pair_bucket[same, 0].tolist())) > 1
+
+
+def test_mlp_control_is_parameter_matched() -> None:
+    for spec_kwargs, edge_dim in [({}, 768), (SMALL, 12), ({"heads": 4, "head_dim": 8}, 96)]:
+        spec = MotifMemorySpec(mode="mlp", **spec_kwargs)
+        n_mlp = sum(p.numel() for p in MotifMemory(spec, edge_dim=edge_dim).parameters())
+        n_tables = table_param_count(spec)
+        pamm = MotifMemory(MotifMemorySpec(mode="pamm", **spec_kwargs), edge_dim=edge_dim)
+        assert n_tables == sum(p.numel() for p in pamm.parameters())
+        assert abs(n_mlp - n_tables) <= 0.05 * n_tables
+    with pytest.raises(ValueError, match="mlp control"):
+        MotifMemory(
+            MotifMemorySpec(mode="mlp", pair_buckets=1, triplet_buckets=1, head_dim=1),
+            edge_dim=4096,
+        )
+
+
+@pytest.mark.parametrize("cls", [GateFusion, AffineFusion])
+def test_fusion_is_identity_at_init_and_not_after(cls) -> None:
+    fusion = cls(edge_dim=6, memory_dim=4)
+    x, m = torch.randn(7, 6), torch.randn(7, 4)
+    out, g = fusion(x, m)
+    assert torch.equal(out, x) and g.shape == (7, 6) and ((g > 0) & (g < 1)).all()
+    with torch.no_grad():
+        for p in fusion.parameters():
+            p.normal_()
+    out, g = fusion(x, m)
+    want = x + g * (m @ fusion.value.weight.T)
+    if cls is AffineFusion:
+        want = want + (m @ fusion.scale.weight.T) * x
+    torch.testing.assert_close(out, want)
+    assert not torch.allclose(out, x)
+    assert isinstance(build_fusion("affine", edge_dim=2, memory_dim=2), AffineFusion)
+    with pytest.raises(ValueError, match="film"):
+        build_fusion("film", edge_dim=2, memory_dim=2)

@@ -1,0 +1,57 @@
+"""MotifMemorySpec: defaults, derived bins, validation, round trip."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pamm.spec import MotifMemorySpec
+
+
+def test_defaults_and_derived_bins() -> None:
+    spec = MotifMemorySpec()
+    assert (spec.mode, spec.fusion, spec.pair_buckets, spec.triplet_buckets) == (
+        "pamm",
+        "gate",
+        4096,
+        16384,
+    )
+    assert (spec.heads, spec.head_dim, spec.max_triplet_neighbors) == (2, 16, 12)
+    assert spec.n_pair_bins == 60 and spec.n_angle_bins == 18
+    assert MotifMemorySpec(cutoff=5.05).n_pair_bins == 51
+    assert MotifMemorySpec(angle_bin_deg=7.0).n_angle_bins == 26
+
+
+def test_round_trip_through_json() -> None:
+    spec = MotifMemorySpec(mode="random_bucket", fusion="affine", cutoff=5.0, hash_seed=3)
+    back = MotifMemorySpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+    assert back == spec
+    assert MotifMemorySpec.from_dict({"cutoff": 6}).cutoff == 6.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mode": "memory"}, "mode"),
+        ({"fusion": "film"}, "fusion"),
+        ({"cutoff": 0.0}, "cutoff"),
+        ({"pair_bin_width": -0.1}, "pair_bin_width"),
+        ({"triplet_cutoff": 7.0}, "triplet_cutoff"),
+        ({"pair_buckets": 0}, "pair_buckets"),
+        ({"triplet_buckets": -5}, "triplet_buckets"),
+        ({"heads": 0}, "heads"),
+        ({"max_triplet_neighbors": 0}, "max_triplet_neighbors"),
+        ({"pair_bin_width": 0.001}, "n_pair_bins"),
+        ({"angle_bin_deg": 0.1}, "n_angle_bins"),
+        ({"hash_seed": -1}, "hash_seed"),
+    ],
+)
+def test_validation_names_the_bad_field(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        MotifMemorySpec(**kwargs)
+
+
+def test_from_dict_rejects_unknown_keys_by_name() -> None:
+    with pytest.raises(ValueError, match="pair_bucket_count"):
+        MotifMemorySpec.from_dict({"pair_bucket_count": 3})
