@@ -9,11 +9,24 @@ from analysis.census import FAMILY_NAMES, Census, CensusBuilder, merge
 from analysis.collisions import advisor, collision_stats, expected_collision_rate
 from analysis.data import StructureSource, load_structure
 from analysis.embeddings import nearest_buckets, project_2d
+from analysis.environments import coordination, local_environment
+from analysis.export import chemiscope_dataset, export_chemiscope
 from analysis.families import jensen_shannon, specific_buckets, specific_motifs
 from analysis.gates import family_gate_summary, gate_histogram, gate_ranking
 from analysis.io import Run, RunError, load_run
+from analysis.latent import gfre, latent_comparison, lfre
 from analysis.motifs import bucket_ids, motif_labels, motif_table
 from analysis.pipeline import run_analysis
+from analysis.probes import (
+    ablation_effect,
+    attribution_agreement,
+    bucket_attribution,
+    bucket_effects,
+    gate_vs_effect,
+    memory_reliance,
+    probe_run,
+    reliance_summary,
+)
 from analysis.schema import PARQUET_ARTIFACTS, SCHEMA_VERSION
 
 __all__ = [
@@ -25,25 +38,40 @@ __all__ = [
     "Run",
     "RunError",
     "StructureSource",
+    "ablation_effect",
     "advisor",
+    "attribution_agreement",
+    "bucket_attribution",
+    "bucket_effects",
     "bucket_ids",
     "bucket_motifs",
     "bucket_summary",
+    "chemiscope_dataset",
     "collision_stats",
+    "coordination",
     "expected_collision_rate",
+    "export_chemiscope",
     "family_gate_summary",
     "gate_histogram",
     "gate_ranking",
+    "gate_vs_effect",
+    "gfre",
     "inverse_map",
     "jensen_shannon",
     "key_space",
+    "latent_comparison",
+    "lfre",
     "load_run",
     "load_structure",
+    "local_environment",
+    "memory_reliance",
     "merge",
     "motif_labels",
     "motif_table",
     "nearest_buckets",
+    "probe_run",
     "project_2d",
+    "reliance_summary",
     "run_analysis",
     "specific_buckets",
     "specific_motifs",

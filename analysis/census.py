@@ -145,8 +145,12 @@ class Reservoir:
         return cat.take(top_per_key(cat.key, cat.priority, size))
 
     def equals(self, other: Reservoir) -> bool:
+        """Exact equality (NaN gates of a gate-less census compare equal)."""
         return all(
-            np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
+            np.array_equal(
+                getattr(self, f.name), getattr(other, f.name), equal_nan=f.name == "gate"
+            )
+            for f in fields(self)
         )
 
 

@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--out", required=True, type=Path, help="run directory to write")
     parser.add_argument(
-        "--max-per-family", type=int, default=150,
-        help="analyse at most this many structures per family (0 = all; default 150)",
+        "--max-per-family", type=int, default=100,
+        help="analyse at most this many structures per family (0 = all; default 100)",
     )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--reservoir", type=int, default=8, help="examples kept per motif")

@@ -71,7 +71,7 @@ def local_environment(
         return pos[atom] + np.asarray(offset, float) @ cell - pos[centre]
 
     j_vec = place(neighbour, offset_j)
-    k_vec = None if partner < 0 else place(partner, offset_k or (0, 0, 0))
+    k_vec = None if partner < 0 else place(partner, (0, 0, 0) if offset_k is None else offset_k)
     roles = ["env"] * len(vecs)
     coords = [*vecs]
     for role, atom, vec in (("j", neighbour, j_vec), ("k", partner, k_vec)):

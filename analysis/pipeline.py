@@ -144,7 +144,7 @@ def run_analysis(
     out: str | Path,
     *,
     progress: Progress | None = None,
-    max_per_family: int | None = 150,
+    max_per_family: int | None = 100,
     batch_size: int = 16,
     reservoir: int = 8,
     heldout: Sequence[str] = HELDOUT_FAMILIES,
@@ -249,6 +249,11 @@ def run_analysis(
         timings["latent_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     metrics["timings_s"].update(timings)
+    if spec.mode in ("random_bucket", "mlp"):
+        metrics["notes"] = [
+            f"mode={spec.mode}: bucket maps hash the motif keys with the spec's parameters; "
+            "the model itself does not look rows up by motif identity"
+        ]
     atomic_write_json(out / "metrics.json", metrics)
 
     manifest = {
@@ -268,7 +273,9 @@ def run_analysis(
         "families": census.families,
         "heldout_families": list(heldout),
         "stages": {"census": census_fp, "statistics": stats_fp},
-        "artifacts": sorted(p.name for p in out.iterdir() if not p.name.startswith(".")),
+        "artifacts": sorted(
+            {p.name for p in out.iterdir() if not p.name.startswith(".")} | {"manifest.json"}
+        ),
     }
     write_manifest(out, manifest)
     report(1.0, "done")

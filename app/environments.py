@@ -74,48 +74,30 @@ def example_scene(atoms: Atoms, row: pd.Series, *, radius: float) -> Scene:
     return scene
 
 
-@st.cache_data(show_spinner="CrystalNN…", max_entries=256)
-def crystalnn_label(_atoms: Atoms, structure_key: str, centre: int) -> str:
-    """CrystalNN coordination number and neighbour elements of atom ``centre``."""
-    del structure_key  # cache key only
-    from pymatgen.analysis.local_env import CrystalNN
+def _coordination_label(atoms: Atoms, structure_key: str, centre: int, chemenv: bool) -> str:
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    structure = AseAtomsAdaptor.get_structure(_atoms)
+    from analysis.environments import coordination
+
+    structure = AseAtomsAdaptor.get_structure(atoms)
     with warnings.catch_warnings():  # "no oxidation states" advice, expected here
         warnings.simplefilter("ignore", UserWarning)
-        info = CrystalNN().get_nn_info(structure, centre)
-    elements = sorted(str(n["site"].specie) for n in info)
-    counts = pd.Series(elements).value_counts().sort_index()
-    composition = " ".join(f"{el}{n}" for el, n in counts.items())
-    return f"CN {len(info)} ({composition})"
+        info = coordination(structure, centre, key=structure_key, chemenv=chemenv)
+    if chemenv:
+        return str(info.get("chemenv"))
+    counts = pd.Series(info["neighbours"], dtype=object).value_counts().sort_index()
+    return f"CN {info['cn']} (" + " ".join(f"{el}{n}" for el, n in counts.items()) + ")"
 
 
-@st.cache_data(show_spinner="ChemEnv (a few seconds)…", max_entries=64)
-def chemenv_label(_atoms: Atoms, structure_key: str, centre: int) -> str:
-    """ChemEnv's best coordination geometry of atom ``centre`` (slow: on demand only)."""
-    del structure_key
-    from pymatgen.analysis.chemenv.coordination_environments.chemenv_strategies import (
-        SimplestChemenvStrategy,
-    )
-    from pymatgen.analysis.chemenv.coordination_environments.coordination_geometry_finder import (
-        LocalGeometryFinder,
-    )
-    from pymatgen.analysis.chemenv.coordination_environments.structure_environments import (
-        LightStructureEnvironments,
-    )
-    from pymatgen.io.ase import AseAtomsAdaptor
+def crystalnn_label(atoms: Atoms, structure_key: str, centre: int) -> str:
+    """CrystalNN coordination number and neighbour elements of atom ``centre``."""
+    return _coordination_label(atoms, structure_key, centre, chemenv=False)
 
-    finder = LocalGeometryFinder()
-    finder.setup_structure(AseAtomsAdaptor.get_structure(_atoms))
-    envs = finder.compute_structure_environments(only_indices=[centre], maximum_distance_factor=1.5)
-    light = LightStructureEnvironments.from_structure_environments(
-        strategy=SimplestChemenvStrategy(), structure_environments=envs
-    )
-    best = light.coordination_environments[centre]
-    if not best:
-        return "no ChemEnv geometry"
-    return f"{best[0]['ce_symbol']} (csm {best[0]['csm']:.2f})"
+
+def chemenv_label(atoms: Atoms, structure_key: str, centre: int) -> str:
+    """ChemEnv's coordination geometry of atom ``centre`` (slow: on demand only)."""
+    with st.spinner("ChemEnv (a few seconds)…"):
+        return _coordination_label(atoms, structure_key, centre, chemenv=True)
 
 
 def example_panel(run: Run, table: str, key: int, *, widget_key: str, height: int = 420) -> None:

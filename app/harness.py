@@ -25,6 +25,7 @@ __all__ = [
     "chromium_path",
     "free_port",
     "launch_chromium",
+    "new_page",
     "streamlit_server",
     "wait_until_idle",
 ]
@@ -112,10 +113,25 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
 
 
+def new_page(browser, *, timeout: float = 180.0):
+    """A 1400x1000 page whose actions and navigations wait up to ``timeout`` s."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(timeout * 1000)
+    page.set_default_navigation_timeout(timeout * 1000)
+    return page
+
+
+_IDLE_JS = """() => {
+  const busy = document.querySelector('[data-testid="stStatusWidgetRunningIcon"]');
+  const now = performance.now();
+  if (busy) { window.__pammIdleSince = null; return false; }
+  if (!window.__pammIdleSince) { window.__pammIdleSince = now; }
+  return now - window.__pammIdleSince > 300;
+}"""
+
+
 def wait_until_idle(page, title: str, *, timeout: float = 180.0) -> None:
-    """Wait until the page shows ``title`` and Streamlit has finished running the script."""
+    """Wait until the page shows ``title`` and Streamlit has stopped running for 0.3 s."""
     page.get_by_role("heading", name=title).first.wait_for(timeout=timeout * 1000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-        timeout=timeout * 1000,
-    )
+    page.evaluate("() => { window.__pammIdleSince = null; }")
+    page.wait_for_function(_IDLE_JS, timeout=timeout * 1000, polling=50)

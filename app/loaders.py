@@ -25,6 +25,7 @@ __all__ = [
     "manifest_stamp",
     "open_run",
     "run_names",
+    "sibling_evaluations",
 ]
 
 ENV_RUN = "PAMM_RUN"
@@ -88,3 +89,28 @@ def current_run() -> Run:
     except RunError as err:
         st.error(f"The analysis run {name!r} cannot be read: {err}")
         st.stop()
+
+
+def sibling_evaluations(checkpoint: str | None) -> list[dict]:
+    """Overall MAEs from ``*.metrics.json`` beside the run's checkpoint (one row per
+    checkpoint and split), read only if the checkpoint lies under the checkpoint root."""
+    import json
+
+    if not checkpoint:
+        return []
+    root = configured_roots().checkpoints.resolve()
+    folder = Path(checkpoint).resolve().parent
+    if not folder.is_relative_to(root):
+        return []
+    rows = []
+    for path in sorted(folder.glob("*.metrics.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for split, block in sorted((data.get("metrics") or {}).items()):
+            overall = block.get("overall") if isinstance(block, dict) else None
+            if isinstance(overall, dict):
+                rows.append({"checkpoint": data.get("checkpoint", path.name), "split": split,
+                             **overall})  # fmt: skip
+    return rows

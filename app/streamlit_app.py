@@ -23,5 +23,6 @@ PAGES = [
     st.Page("views/families.py", title="Family comparison", icon=":material/compare:"),
     st.Page("views/embedding.py", title="Embedding map", icon=":material/scatter_plot:"),
     st.Page("views/try_structure.py", title="Try a structure", icon=":material/upload_file:"),
+    st.Page("views/interventions.py", title="Interventions", icon=":material/science:"),
 ]
 st.navigation(PAGES).run()

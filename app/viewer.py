@@ -231,9 +231,9 @@ def scene_html(scene: Scene, *, height: int = 420, show_cell: bool = True) -> st
         view.addSphere(
             {
                 "center": _vec(scene.positions[idx]),
-                "radius": 0.55,
+                "radius": 0.85,
                 "color": ROLE_COLORS[role],
-                "opacity": 0.45,
+                "opacity": 0.35,
             }
         )
         source = "" if scene.atom_ids is None else f" #{scene.atom_ids[idx]}"

@@ -24,10 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.harness import (  # noqa: E402 (repository root made importable above)
+from app.harness import (
     PAGES,
     chromium_path,
     launch_chromium,
+    new_page,
     streamlit_server,
     wait_until_idle,
 )
@@ -43,7 +44,7 @@ def measure(runs_root: Path, run: str, repeats: int) -> dict:
     env = {"PAMM_RUNS_ROOT": str(runs_root), "PAMM_RUN": run}
     with sync_playwright() as pw:
         browser = launch_chromium(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = new_page(browser)
         t0 = time.perf_counter()
         with streamlit_server(env) as url:
             t_healthy = time.perf_counter() - t0
@@ -61,7 +62,7 @@ def measure(runs_root: Path, run: str, repeats: int) -> dict:
             for _ in range(repeats):
                 for path, (link, title) in order[1:] + order[:1]:
                     t = time.perf_counter()
-                    page.get_by_role("link", name=link).first.click()
+                    page.get_by_role("link", name=link).first.click(force=True)
                     wait_until_idle(page, title)
                     warm[path or "overview"].append(time.perf_counter() - t)
         browser.close()
@@ -100,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "app_latency",
         "run": str(run_dir),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_avg_1m": os.getloadavg()[0]},  # fmt: skip
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_1m": os.getloadavg()[0],
+        },
         **measure(args.runs_root.resolve(), args.run, args.repeats),
     }
     text = json.dumps(result, indent=2)

@@ -162,6 +162,20 @@ def render_markdown(summary: dict) -> str:
                 e = fmt(_stat(pf[f]["energy_mae_mev_per_atom"]), 1)
                 cells.append(f"{e} / {fmt(_stat(pf[f]['force_mae_mev_per_a']), 0)}")
             lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    ref = summary.get("composition_only")
+    if ref:
+        cells = []
+        for s in splits:
+            o = ref.get(s, {}).get("overall")
+            cells += [f"{o[m]:.2f}" if o else "-" for m in METRICS]
+        lines += [
+            "",
+            "Context, composition only (E = sum of fitted element references, F = S = 0):",
+            "",
+            "| " + " | ".join(h for h in head[4:]) + " |",
+            "|" + "---|" * len(cells),
+            "| " + " | ".join(cells) + " |",
+        ]
     missing = summary["missing_seeds"]
     lines += [
         "",
@@ -176,6 +190,7 @@ def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -186,6 +201,9 @@ def write_table(out: str | Path, expected_seeds: str | None = None) -> dict:
     if expected_seeds:
         expected = {k: int(n) for k, n in (p.split(":") for p in expected_seeds.split(","))}
     summary = summarize_runs(load_runs(out), expected)
+    reference = out / "composition_only.json"
+    if reference.is_file():
+        summary["composition_only"] = json.loads(reference.read_text())["metrics"]
     out.mkdir(parents=True, exist_ok=True)
     _atomic_write(out / "results.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
     _atomic_write(out / "results.md", render_markdown(summary))

@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--structures", type=int, default=8)
     parser.add_argument("--atoms", type=int, default=14, help="atoms per structure")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--big-structures", type=int, default=512)
+    parser.add_argument("--big-structures", type=int, default=256)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

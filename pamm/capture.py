@@ -1,10 +1,11 @@
 """Inspection API: record what the motif memory did in each forward; read the tables.
 
->>> # doctest: +SKIP
->>> with capture(model) as cap:          # model: HydraModel or the PaMM backbone
-...     out = model(batch)
->>> rec = cap.records[-1]                # one BatchCapture per forward
->>> rec.pair_bucket.shape                # [E, H]
+Usage (model: a HydraModel or the PaMM backbone)::
+
+    with capture(model) as cap:
+        out = model(batch)
+    rec = cap.records[-1]        # one BatchCapture per forward
+    rec.pair_bucket              # [E, H] bucket ids of each edge's pair motif
 
 Recording only reads tensors (detached copies moved to CPU), so the model's outputs
 are unchanged. A forward without motifs (a batch with no edges at all) records E = 0.

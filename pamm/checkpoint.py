@@ -30,6 +30,7 @@ __all__ = [
     "attach_pamm",
     "build_model",
     "check_spec_consistency",
+    "checkpoint_safe_globals",
     "load_checkpoint",
     "load_pamm_model",
     "save_checkpoint",
@@ -45,13 +46,45 @@ PAMM_BACKBONES = {
 _MEMORY_PREFIX = "backbone.motif_memory."
 
 
+def checkpoint_safe_globals() -> list:
+    """Classes an inference checkpoint may pickle besides tensors (the allow-list).
+
+    Checkpoints written by ``fairchem -c`` keep the task configs as OmegaConf containers,
+    so ``torch.load(..., weights_only=True)`` needs these (and nothing executable).
+    """
+    import collections
+    import typing
+
+    from omegaconf import DictConfig, ListConfig
+    from omegaconf.base import ContainerMetadata, Metadata
+    from omegaconf.nodes import AnyNode
+
+    return [
+        MLIPInferenceCheckpoint,
+        DictConfig,
+        ListConfig,
+        ContainerMetadata,
+        Metadata,
+        AnyNode,
+        typing.Any,
+        collections.defaultdict,
+        dict,
+        list,
+        int,
+    ]
+
+
 def load_checkpoint(path: str | os.PathLike) -> MLIPInferenceCheckpoint:
-    """Read an ``MLIPInferenceCheckpoint`` with ``weights_only=True``."""
+    """Read an ``MLIPInferenceCheckpoint`` with ``weights_only=True``.
+
+    Works for checkpoints made by :func:`attach_pamm`/:func:`save_checkpoint` and by
+    ``fairchem -c`` training; anything needing other pickled classes is refused.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        with torch.serialization.safe_globals([MLIPInferenceCheckpoint]):
+        with torch.serialization.safe_globals(checkpoint_safe_globals()):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise ValueError(

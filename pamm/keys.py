@@ -158,6 +158,49 @@ def _segment_ranks(sorted_group: torch.Tensor, num_groups: int) -> tuple[torch.T
     return ranks, counts, starts
 
 
+def _sorted_candidates(
+    edge_index: torch.Tensor, edge_distance: torch.Tensor, triplet_cutoff: float
+) -> torch.Tensor:
+    """Edges shorter than the cutoff, sorted by (centre, distance, edge index)."""
+    cand = torch.nonzero(edge_distance < triplet_cutoff).squeeze(1)  # [C]
+    dist = edge_distance[cand]
+    if dist.dtype == torch.float32:
+        # one int64 sort: centre in the high bits, the (monotonic) float bits below
+        key = (edge_index[1, cand] << 32) | dist.view(torch.int32).long()
+        return cand[torch.argsort(key, stable=True)]
+    cand = cand[torch.argsort(dist, stable=True)]  # stable sorts, least significant first
+    return cand[torch.argsort(edge_index[1, cand], stable=True)]
+
+
+def _triplet_positions(
+    edge_index: torch.Tensor,
+    edge_distance: torch.Tensor,
+    num_nodes: int,
+    triplet_cutoff: float,
+    max_neighbors: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(kept edge ids [C'], owner [T], partner [T]) with owner/partner indexing kept ids."""
+    device = edge_index.device
+    cand = _sorted_candidates(edge_index, edge_distance, triplet_cutoff)  # [C]
+    rank, _, _ = _segment_ranks(edge_index[1, cand], num_nodes)
+    keep = rank < max_neighbors
+    cand, rank = cand[keep], rank[keep]  # [C']
+    centre = edge_index[1, cand]  # [C']
+    n_kept = torch.bincount(centre, minlength=num_nodes)  # [N]
+    n_partners = n_kept[centre] - 1  # [C']
+    n_trip = int(n_partners.sum())
+    if n_trip == 0:
+        empty = torch.zeros(0, dtype=torch.long, device=device)
+        return cand, empty, empty.clone()
+    pos = torch.arange(cand.shape[0], device=device)
+    owner = torch.repeat_interleave(pos, n_partners, output_size=n_trip)  # [T]
+    first = torch.cumsum(n_partners, 0) - n_partners  # [C'] first triplet of each edge
+    r = rank[owner]  # [T] rank of the owner within its centre
+    q = torch.arange(n_trip, device=device) - first[owner]  # [T] 0..n-2
+    partner = owner - r + q + (q >= r).long()  # [T] skip the owner itself
+    return cand, owner, partner
+
+
 def triplet_pairs(
     edge_index: torch.Tensor,
     edge_distance: torch.Tensor,
@@ -180,30 +223,10 @@ def triplet_pairs(
     >>> e.tolist(), p.tolist()
     ([0, 1], [1, 0])
     """
-    device = edge_index.device
-    cand = torch.nonzero(edge_distance < triplet_cutoff).squeeze(1)  # [C]
-    # sort by (centre, distance, edge index): stable sorts, least significant first
-    order = torch.argsort(edge_distance[cand], stable=True)
-    cand = cand[order]
-    order = torch.argsort(edge_index[1, cand], stable=True)
-    cand = cand[order]  # [C] edge ids sorted by centre then distance
-    centre = edge_index[1, cand]  # [C]
-    rank, _, _ = _segment_ranks(centre, num_nodes)
-    keep = rank < max_neighbors
-    cand, centre, rank = cand[keep], centre[keep], rank[keep]  # [C']
-    _, n_kept, starts = _segment_ranks(centre, num_nodes)  # [N], [N]
-    n_partners = n_kept[centre] - 1  # [C']
-    n_trip = int(n_partners.sum())
-    if n_trip == 0:
-        empty = torch.zeros(0, dtype=torch.long, device=device)
-        return empty, empty.clone()
-    pos = torch.arange(cand.shape[0], device=device)
-    owner = torch.repeat_interleave(pos, n_partners, output_size=n_trip)  # [T] sorted pos of j
-    first = torch.cumsum(n_partners, 0) - n_partners  # [C'] first triplet of each edge
-    q = torch.arange(n_trip, device=device) - first[owner]  # [T] 0..n-2
-    q = q + (q >= rank[owner]).long()  # skip the edge itself
-    partner_pos = starts[centre[owner]] + q  # [T]
-    return cand[owner], cand[partner_pos]
+    cand, owner, partner = _triplet_positions(
+        edge_index, edge_distance, num_nodes, triplet_cutoff, max_neighbors
+    )
+    return cand[owner], cand[partner]
 
 
 def extract_motifs(
@@ -247,20 +270,21 @@ def extract_motifs(
     zj, zi = z[j], z[i]  # [E]
     pair_key = (zj << 17) | (zi << 10) | pair_bin  # [E]
 
-    t_edge, t_partner = triplet_pairs(
+    cand, owner, partner = _triplet_positions(
         edge_index, edge_distance, z.shape[0], spec.triplet_cutoff, spec.max_triplet_neighbors
-    )  # [T], [T]
-    unit = edge_distance_vec / edge_distance.clamp_min(1e-12).unsqueeze(1)  # [E, 3]
-    cos = (unit[t_edge] * unit[t_partner]).sum(dim=1).clamp_(-1.0, 1.0)  # [T]
-    theta = torch.rad2deg(torch.acos(cos))  # [T]
-    angle_bin = angle_bins(theta, spec)  # [T]
-    edge_part = (zj << 24) | (zi << 17)  # [E] (Zj, Zi) of the triplet's own edge
-    triplet_key = edge_part[t_edge] | (zj[t_partner] << 10) | angle_bin  # [T]
+    )  # [C'], [T], [T]
+    # per kept edge (compact arrays, gathered once per triplet below)
+    unit = edge_distance_vec[cand] / edge_distance[cand].clamp_min(1e-12).unsqueeze(1)  # [C', 3]
+    own_part = ((zj << 24) | (zi << 17))[cand]  # [C'] (Zj, Zi) of the triplet's own edge
+    partner_part = zj[cand] << 10  # [C'] Zk of the partner edge
+    cos = (unit[owner] * unit[partner]).sum(dim=1).clamp_(-1.0, 1.0)  # [T]
+    angle_bin = angle_bins(torch.rad2deg_(torch.acos_(cos)), spec)  # [T]
+    triplet_key = own_part[owner] | partner_part[partner] | angle_bin  # [T]
     return MotifKeys(
         pair_key=pair_key,
         pair_bin=pair_bin,
-        triplet_edge=t_edge,
-        triplet_partner=t_partner,
+        triplet_edge=cand[owner],
+        triplet_partner=cand[partner],
         triplet_key=triplet_key,
         angle_bin=angle_bin,
     )

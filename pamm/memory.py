@@ -160,6 +160,9 @@ class MotifMemory(nn.Module):
             self.pair_table = nn.Parameter(torch.randn(h, spec.pair_buckets, d) * init_std)
         if spec.uses_triplet:
             self.triplet_table = nn.Parameter(torch.randn(h, spec.triplet_buckets, d) * init_std)
+        #: optional ``row_edit(table, rows [N, H*D], bucket [N, H], key [N]) -> rows``
+        #: applied to the looked-up rows of each table; set only by ``pamm.ablation``.
+        self.row_edit = None
 
     @property
     def memory_dim(self) -> int:
@@ -236,9 +239,14 @@ class MotifMemory(nn.Module):
         )
         halves = []
         if pair_bucket is not None:
-            halves.append(self._rows(self.pair_table, pair_bucket))  # [E, H*D]
+            rows = self._rows(self.pair_table, pair_bucket)  # [E, H*D]
+            if self.row_edit is not None:
+                rows = self.row_edit("pair", rows, pair_bucket, keys.pair_key)
+            halves.append(rows)
         if trip_bucket is not None:
             rows = self._rows(self.triplet_table, trip_bucket)  # [T, H*D]
+            if self.row_edit is not None:
+                rows = self.row_edit("triplet", rows, trip_bucket, keys.triplet_key)
             sums = rows.new_zeros(num_edges, rows.shape[1])  # [E, H*D]
             sums = sums.index_add(0, keys.triplet_edge, rows)
             counts = torch.bincount(keys.triplet_edge, minlength=num_edges)  # [E]

@@ -107,19 +107,29 @@ def random_crystal(
     elements: tuple[int, ...] = (1, 6, 8, 14, 26),
     min_distance: float = 1.2,
 ) -> Atoms:
-    """A random triclinic periodic cell with ``n_atoms`` atoms at least ``min_distance`` apart."""
-    for _ in range(1000):
+    """A random triclinic periodic cell with ``n_atoms`` atoms at least ``min_distance`` apart.
+
+    Atoms are placed one at a time at uniform random fractional positions, each retried
+    until it is ``min_distance`` from every atom placed so far (minimum image).
+    """
+    from ase.geometry import get_distances
+
+    for _ in range(100):
         lengths = (volume_per_atom * n_atoms) ** (1 / 3) * rng.uniform(0.8, 1.25, size=3)
         cell = np.diag(lengths) + rng.uniform(-0.2, 0.2, size=(3, 3)) * lengths.mean()
-        atoms = Atoms(
-            numbers=rng.choice(elements, size=n_atoms),
-            scaled_positions=rng.uniform(size=(n_atoms, 3)),
-            cell=cell,
-            pbc=True,
-        )
-        i = neighbor_list("i", atoms, min_distance)
-        if len(i) == 0:
-            return atoms
+        frac: list[np.ndarray] = []
+        for _ in range(200 * n_atoms):
+            if len(frac) == n_atoms:
+                break
+            trial = rng.uniform(size=3)
+            if frac:
+                _, dist = get_distances(trial @ cell, np.array(frac) @ cell, cell=cell, pbc=True)
+                if dist.min() < min_distance:
+                    continue
+            frac.append(trial)
+        if len(frac) == n_atoms:
+            numbers = rng.choice(elements, size=n_atoms)
+            return Atoms(numbers=numbers, scaled_positions=np.array(frac), cell=cell, pbc=True)
     raise RuntimeError("could not place atoms at the requested minimum distance")
 
 

@@ -236,38 +236,16 @@ def find_checkpoint(run_dir: str | Path, timestamp_id: str | None = None) -> Pat
 def trained_checkpoint_globals() -> list:
     """Classes a ``fairchem -c`` inference checkpoint pickles besides tensors.
 
-    fairchem stores the task configs as OmegaConf containers, so ``torch.load(...,
-    weights_only=True)`` needs these allow-listed (``torch.serialization.safe_globals``).
+    Kept for callers of this module; the allow-list lives in
+    :func:`pamm.checkpoint.checkpoint_safe_globals`.
     """
-    import collections
-    import typing
+    from pamm.checkpoint import checkpoint_safe_globals
 
-    from fairchem.core.units.mlip_unit.api.inference import MLIPInferenceCheckpoint
-    from omegaconf import DictConfig, ListConfig
-    from omegaconf.base import ContainerMetadata, Metadata
-    from omegaconf.nodes import AnyNode
-
-    return [
-        MLIPInferenceCheckpoint,
-        DictConfig,
-        ListConfig,
-        ContainerMetadata,
-        Metadata,
-        AnyNode,
-        typing.Any,
-        collections.defaultdict,
-        dict,
-        list,
-        int,
-    ]
+    return checkpoint_safe_globals()
 
 
 def load_trained_checkpoint(path: str | Path):
     """The ``MLIPInferenceCheckpoint`` at ``path``, read with ``weights_only=True``."""
-    import torch
+    from pamm.checkpoint import load_checkpoint
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    with torch.serialization.safe_globals(trained_checkpoint_globals()):
-        return torch.load(path, map_location="cpu", weights_only=True)
+    return load_checkpoint(path)

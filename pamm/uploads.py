@@ -42,7 +42,7 @@ from pathlib import PurePath
 import numpy as np
 from ase import Atoms
 
-__all__ = ["ACCEPTED", "UploadError", "detect_format", "parse_upload"]
+__all__ = ["ACCEPTED", "UploadError", "cif_site_counts", "detect_format", "parse_upload"]
 
 #: human-readable list of accepted formats, used in messages
 ACCEPTED = "CIF, POSCAR/CONTCAR, extended XYZ"
@@ -98,7 +98,11 @@ def detect_format(text: str) -> str | None:
         return "cif"
     all_lines = text.splitlines()
     lines = all_lines[:5]
-    if len(lines) >= 2 and lines[0].strip().isdigit() and "lattice=" in lines[1].lower():
+    if (
+        len(lines) >= 2
+        and re.fullmatch(r"[0-9]+", lines[0].strip())
+        and "lattice=" in lines[1].lower()
+    ):
         return "extxyz"
     if (
         len(all_lines) >= 7
@@ -133,19 +137,42 @@ def _short(err: BaseException) -> str:
 _CIF_TOKEN = re.compile(r"'[^']*'|\"[^\"]*\"|\S+")
 _SITE_TAGS = ("_atom_site_fract_x", "_atom_site_cartn_x")
 _SYMOP_TAGS = ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz")
+_SPACE_GROUP_TAGS = (
+    "_symmetry_space_group_name_h-m",
+    "_space_group_name_h-m_alt",
+    "_symmetry_int_tables_number",
+    "_space_group_it_number",
+)
+#: a CIF may generate at most this many positions per accepted atom (sites x operations)
+CIF_EXPANSION_FACTOR = 4
+
+
+def _space_group_order(value: str) -> int:
+    """Number of symmetry operations of a space group given by symbol or number (192 if unknown)."""
+    from pymatgen.symmetry.groups import SpaceGroup
+
+    value = value.strip().strip("'\"").strip()
+    try:
+        group = SpaceGroup.from_int_number(int(value)) if value.isdigit() else SpaceGroup(value)
+        return len(group.symmetry_ops)
+    except Exception:  # unknown symbol: assume the largest group
+        return 192
 
 
 def cif_site_counts(text: str) -> tuple[int, int]:
-    """(atom sites listed, symmetry operations listed) of a CIF, by a linear scan.
+    """(atom sites listed, symmetry operations) of a CIF, by a linear scan.
 
-    Used to refuse oversized CIFs before the (much slower) full parse: every listed
-    site gives at least one atom, and sites x operations bounds the positions the
-    parser would generate. Operations default to 1 when no loop lists them.
+    Used to refuse oversized CIFs before the much slower full parse (seconds for a few
+    thousand generated atoms): every listed site gives at least one atom, and sites x
+    operations bounds the positions the parser would generate. Operations come from
+    the symmetry-operation loop, else from the space-group symbol or number, else 1.
 
     >>> cif_site_counts("data_x\\nloop_\\n_atom_site_label\\n_atom_site_fract_x\\nA 0\\nB 0.5\\n")
     (2, 1)
+    >>> cif_site_counts("data_x\\n_symmetry_space_group_name_H-M 'F m -3 m'\\n")
+    (0, 192)
     """
-    sites, ops = 0, 1
+    sites, ops, group = 0, 0, ""
     tags: list[str] = []
     tokens = 0
     in_loop = False
@@ -174,9 +201,45 @@ def cif_site_counts(text: str) -> tuple[int, int]:
             tags.append(lower.split()[0])
         elif in_loop:
             tokens += len(_CIF_TOKEN.findall(line))
+        elif lower.startswith(_SPACE_GROUP_TAGS) and not group:
+            group = line.split(None, 1)[1] if len(line.split(None, 1)) == 2 else ""
     if in_loop:
         close()
+    if not ops:
+        ops = _space_group_order(group) if group else 1
     return sites, ops
+
+
+def _check_cif_size(text: str, name: str, max_atoms: int) -> None:
+    sites, ops = cif_site_counts(text)
+    if sites > max_atoms:
+        raise UploadError(
+            f"{name}: the CIF lists {sites} atom sites; at most {max_atoms} atoms are accepted"
+        )
+    if sites * ops > CIF_EXPANSION_FACTOR * max_atoms:
+        raise UploadError(
+            f"{name}: {sites} sites x {ops} symmetry operations could generate up to "
+            f"{sites * ops} atoms (> {CIF_EXPANSION_FACTOR} x {max_atoms}); upload the "
+            "expanded cell (P1 CIF or POSCAR) instead"
+        )
+
+
+def _check_declared_count(text: str, fmt: str, name: str, max_atoms: int) -> None:
+    """Refuse a POSCAR/extxyz whose header declares more than ``max_atoms`` atoms.
+
+    Checked before parsing, since a reader may allocate for the declared count.
+    """
+    lines = text.splitlines()
+    if fmt == "extxyz":
+        counts = [lines[0].strip()]
+    else:  # poscar: line 7 holds the counts (line 6 without a symbols line)
+        row = lines[6] if len(lines) > 6 and re.search(r"[A-Za-z]", lines[5]) else lines[5]
+        counts = row.split()
+    if any(len(c) > 9 for c in counts if c.isdigit()):
+        raise UploadError(f"{name}: the header declares an absurd number of atoms")
+    declared = sum(int(c) for c in counts if re.fullmatch(r"[0-9]{1,9}", c))
+    if declared > max_atoms:
+        raise UploadError(f"{name}: {declared} atoms; at most {max_atoms} are accepted")
 
 
 def _read_cif(text: str) -> Atoms:
@@ -343,6 +406,10 @@ def parse_upload(
             "a CIF needs a data_ block with _cell_length_a, a POSCAR a scale line and "
             "three lattice vectors"
         )
+    if fmt == "cif":
+        _check_cif_size(text, name, max_atoms)
+    else:
+        _check_declared_count(text, fmt, name, max_atoms)
     label, reader = _READERS[fmt]
     try:
         with warnings.catch_warnings():

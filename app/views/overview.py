@@ -1,12 +1,10 @@
 """Overview: what was analysed (manifest) and the headline numbers of the memory."""
 
-import json
-
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app.loaders import current_run
+from app.loaders import current_run, sibling_evaluations
 
 st.title("PaMM Lab — overview")
 run = current_run()
@@ -82,10 +80,17 @@ if len(adv):
         )
     st.plotly_chart(fig, width="stretch", key="advisor_chart")
 
-st.subheader("Model metrics")
+st.subheader("Metrics")
 metrics = run.metrics
-flat = {k: v for k, v in metrics.items() if isinstance(v, dict)}
-if flat and all(isinstance(v, dict) for v in flat.values()):
-    st.dataframe(pd.DataFrame(flat), width="stretch")
-if set(metrics) - set(flat) or not flat:
-    st.code(json.dumps(metrics, indent=2), language="json")
+model_rows = {k: v for k, v in metrics.items() if isinstance(v, dict) and "energy_mae" in v}
+if model_rows:  # e.g. {"pamm": {"energy_mae": ..}, "baseline": {...}}
+    st.markdown("**Model vs baseline**")
+    st.dataframe(pd.DataFrame(model_rows).T, width="stretch", key="model_metrics")
+elif evals := sibling_evaluations(run.manifest["checkpoint"].get("path")):
+    st.markdown("**Model vs baseline** (evaluations stored beside the checkpoints)")
+    frame = pd.DataFrame(evals)
+    st.dataframe(frame, hide_index=True, width="stretch", key="model_metrics")
+else:
+    st.caption("No model-vs-baseline evaluation found for this run's checkpoint.")
+with st.expander("metrics.json"):
+    st.json(metrics, expanded=False)

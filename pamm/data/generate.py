@@ -111,9 +111,9 @@ def frames_per_task(family: str, recipe: Recipe) -> int:
 def plan_tasks(config: GenerateConfig, n_seeds: int) -> list[dict]:
     """The deterministic task list: family, seed index, substitution flag, target size.
 
-    >>> tasks = plan_tasks(GenerateConfig(n_structures=40, families=("rattled-300",)), 10)
+    >>> tasks = plan_tasks(GenerateConfig(n_structures=30, families=("rattled-300",)), 10)
     >>> len(tasks), tasks[0]["family"], sorted(tasks[0])
-    (20, 'rattled-300', ['family', 'index', 'seed_index', 'substitute', 'target_atoms'])
+    (10, 'rattled-300', ['family', 'index', 'seed_index', 'substitute', 'target_atoms'])
     """
     rng = np.random.default_rng([config.seed, 0])
     weights = np.array([config.family_weights.get(f, 1.0) for f in config.families], float)
@@ -140,6 +140,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -83,6 +83,7 @@ def write_metadata(natoms: Sequence[int], out_dir: str | Path) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, natoms=np.asarray(natoms, dtype=np.int64))
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; data files are meant to be shared
         os.replace(tmp, final)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

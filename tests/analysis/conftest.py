@@ -52,7 +52,7 @@ def build_census(occ, idx=None, *, reservoir=4, compact_every=2_000_000):
     b = CensusBuilder(reservoir=reservoir, compact_every=compact_every)
     for table, cols in occ.items():
         sel = slice(None) if idx is None else idx
-        b.add(table, **{k: v[sel] for k, v in cols.items()})
+        b.add(table, **{k: None if v is None else v[sel] for k, v in cols.items()})
     return b.finish()
 
 

@@ -48,3 +48,24 @@ def test_observed_bucket_map(occurrences):
     assert row["n_motifs"] == len(members)
     assert row["purity"] == pytest.approx(members["count"].max() / members["count"].sum())
     assert members.loc[members["count"].idxmax(), "key"] == row["dominant_key"]
+
+
+def test_local_environment_marks_roles_at_periodic_images():
+    from ase.build import bulk
+
+    from analysis.environments import CoordinationCache, coordination, local_environment
+
+    atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True)  # Na at 0..3, Cl at 4..7
+    d = atoms.get_distances(0, range(4, 8), mic=True)
+    cl = 4 + int(np.argmin(d))
+    env = local_environment(atoms, 0, cl, np.array([0, 0, 0]), cl, np.array([-1, 0, 0]), radius=3.0)
+    roles = env.molecule.site_properties["role"]
+    assert roles[0] == "i" and roles.count("j") == 1 and roles.count("k") == 1
+    assert env.molecule[0].specie.symbol == "Na"
+    j = env.molecule[roles.index("j")]
+    assert j.specie.symbol == "Cl"
+    np.testing.assert_allclose(j.coords, env.j_position)
+    cache = CoordinationCache()
+    first = coordination(env.structure, 0, key="nacl", cache=cache)
+    assert first["cn"] == 6 and first["neighbours"] == ["Cl"] * 6
+    assert coordination(env.structure, 0, key="nacl", cache=cache) is first and len(cache) == 1

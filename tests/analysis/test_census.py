@@ -68,3 +68,10 @@ def test_top_per_key_matches_brute_force_even_with_32bit_ties(size):
     order = np.lexsort((prio, key))
     ref = [i for k in np.unique(key) for i in order[key[order] == k][:size]]
     np.testing.assert_array_equal(got, ref)
+
+
+def test_gateless_census_equals_itself(occurrences):
+    pair = {k: v for k, v in occurrences["pair"].items() if k != "gate"}
+    a = build_census({"pair": {**pair, "gate": None}})
+    b = build_census({"pair": {**pair, "gate": None}})
+    assert not a.has_gate and a.equals(b)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from analysis import load_run
 from pamm.cli import main
 from tests.analysis.conftest import tiny_checkpoint
 from tests.analysis.test_pipeline import tiny_dataset
 
 
+@pytest.mark.slow
 def test_pamm_analyze_writes_a_valid_run(tmp_path, capsys):
     from pamm.checkpoint import save_checkpoint
 

@@ -42,9 +42,9 @@ def test_expectation_matches_simulation():
     n, m = 300, 512
     rates = [
         collision_stats(rng.integers(0, m, (n, 1)), np.ones(n), m)["motif_collision_rate"][0]
-        for _ in range(200)
+        for _ in range(80)
     ]
-    assert np.mean(rates) == pytest.approx(expected_collision_rate(n, m), rel=0.03)
+    assert np.mean(rates) == pytest.approx(expected_collision_rate(n, m), rel=0.05)
 
 
 def test_advisor_equals_direct_rehash():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.harness import PAGES, launch_chromium, streamlit_server, wait_until_idle
+from app.harness import PAGES, launch_chromium, new_page, streamlit_server, wait_until_idle
 from tests.app.conftest import RUN_NAME, browser_or_skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,7 +26,7 @@ def browser_page():
 
     with sync_playwright() as pw:
         browser = launch_chromium(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = new_page(browser)
         yield page
         browser.close()
 
@@ -56,9 +56,9 @@ def test_every_page_renders_in_chromium(server, browser_page):
         _shot(page, path or "overview")
         assert page.locator('[data-testid="stException"]').count() == 0, path
     # warm switch through the sidebar keeps working
-    page.get_by_role("link", name="Motif browser").click()
+    page.get_by_role("link", name="Motif browser").first.click(force=True)
     wait_until_idle(page, "Motif browser")
-    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
 
 
 def test_map_click_selects_and_3dmol_draws(server, browser_page):

@@ -1,10 +1,10 @@
 """Killing ``pamm analyze`` mid-write (SIGKILL of a real subprocess) keeps a consistent run.
 
 A first run writes a complete run directory. A second run with different settings
-(so every artifact changes) is killed at the first, third and sixth change it makes
-to the directory. Afterwards the dashboard's artifacts must all be the previous run's
-(or, had the process already finished, all the new run's): never a mix, and always
-loadable with ``analysis.load_run``.
+(so every artifact changes) is killed at the first and at the sixth change it makes
+to the directory (after the census, while artifacts are being replaced). Afterwards
+the dashboard's artifacts must all be the previous run's (or, had the process already
+finished, the complete new run): never a mix, and always loadable with ``load_run``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from ase.io import write
 
 REPO = Path(__file__).resolve().parents[2]
 FAMILIES = ("rattled-300", "rattled-relax", "aimd-from-PBE-3000-nvt")
+#: artifacts that differ between the two runs (analysed structures 9 vs 15)
+DATA_DEPENDENT = ("pair_motifs.parquet", "triplet_motifs.parquet", "metrics.json")
 
 
 def _checkpoint(path: Path) -> Path:
@@ -95,7 +97,7 @@ def _state(run: Path) -> dict[str, tuple[int, int, int]]:
     return out
 
 
-def _kill_after_changes(cmd: list[str], run: Path, changes: int, timeout: float = 300) -> int:
+def _kill_after_changes(cmd: list[str], run: Path, changes: int, timeout: float = 1800) -> int:
     """Start ``cmd``; SIGKILL it at its ``changes``-th change to ``run``; return the rc."""
     last = _state(run)
     seen = 0
@@ -113,7 +115,9 @@ def _kill_after_changes(cmd: list[str], run: Path, changes: int, timeout: float 
                     proc.kill()
                     break
             time.sleep(0.0005)
-        return proc.wait(timeout=30)
+        if proc.poll() is None and seen < changes:
+            pytest.fail(f"pamm analyze made only {seen} changes in {timeout} s")
+        return proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -129,33 +133,28 @@ def test_sigkill_mid_write_leaves_the_previous_run_intact(tmp_path: Path) -> Non
     first = tmp_path / "first"
     done = subprocess.run(
         _command(checkpoint, data, first, per_family=3),
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600, check=False,
+        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1800, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     old = _artifacts(first)
     assert len(old) >= 8 and load_run(first).manifest["dataset"]["n_analysed"] == 9
 
-    new_run = tmp_path / "reference-new"
-    shutil.copytree(first, new_run)
-    done = subprocess.run(
-        _command(checkpoint, data, new_run, per_family=5),
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    new = _artifacts(new_run)
-    assert all(new[name] != old[name] for name in ("manifest.json", "pair_motifs.parquet"))
-
     killed = 0
-    for changes in (1, 3, 6):
+    for changes in (1, 6):
         run = tmp_path / f"killed-{changes}"
         shutil.copytree(first, run)
         rc = _kill_after_changes(_command(checkpoint, data, run, per_family=5), run, changes)
-        killed += rc == -9
         after = _artifacts(run)
-        mixed = sorted(name for name in after if after[name] != old.get(name))
-        assert after in (old, new), (
-            f"killed at change {changes} (rc={rc}): a mix of two runs; changed: {mixed}"
+        killed += rc == -9
+        if after["manifest.json"] != old["manifest.json"]:  # the new run is in place ...
+            assert load_run(run).manifest["dataset"]["n_analysed"] == 15
+            stale = [name for name in DATA_DEPENDENT if after[name] == old[name]]
+            assert not stale, f"new manifest over old artifacts {stale} (rc={rc})"
+            continue
+        mixed = sorted(name for name in after if after[name] != old.get(name))  # ... or the old
+        assert not mixed, (
+            f"SIGKILL at change {changes} left a mix of two runs: {mixed} are new, "
+            "the rest (manifest included) old"
         )
-        loaded = load_run(run)
-        assert loaded.manifest["dataset"]["n_analysed"] in (9, 15)
-    assert killed >= 2  # the kills really happened mid-run
+        assert load_run(run).manifest["dataset"]["n_analysed"] == 9
+    assert killed >= 1  # at least one kill really landed mid-run

@@ -59,10 +59,13 @@ class Counter:
 
 def test_fuzz_arbitrary_bytes() -> None:
     seen = Counter()
-    prefixes = st.sampled_from([b"", b"data_x\n_cell_length_a ", b"x\n1.0\n", b'2\nLattice="'])
+    prefixes = st.sampled_from(
+        [b"", b"data_x\n_cell_length_a ", b"x\n1.0\n", b'2\nLattice="', b"x\n1\n1 0 0\n"]
+    )
+    bodies = st.one_of(st.binary(max_size=512), st.text(max_size=256).map(str.encode))
 
     @settings(FUZZ, max_examples=2000)
-    @given(prefix=prefixes, body=st.binary(max_size=512))
+    @given(prefix=prefixes, body=bodies)
     def run(prefix: bytes, body: bytes) -> None:
         seen.add(_check_one(prefix + body))
 

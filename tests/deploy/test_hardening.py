@@ -86,17 +86,46 @@ def test_a_plain_tensor_file_is_refused_with_a_message(tmp_path: Path) -> None:
         load_checkpoint(path)
 
 
+def _env_reads(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, variable) of every os.environ[...] / os.environ.get / os.getenv read."""
+    reads = []
+    for node in ast.walk(tree):
+        key = None
+        if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+            key = node.slice
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) in {
+            "os.environ.get",
+            "os.getenv",
+        }:
+            key = node.args[0] if node.args else None
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            reads.append((node.lineno, key.value))
+    return reads
+
+
 def test_filesystem_roots_are_read_only_through_pamm_settings() -> None:
-    """No module but pamm/settings.py reads PAMM_*_ROOT: the app cannot bypass the guard."""
+    """Only pamm/settings.py reads PAMM_*_ROOT in the code the app runs: no bypass."""
+    roots = {"PAMM_DATA_ROOT", "PAMM_CHECKPOINT_ROOT", "PAMM_RUNS_ROOT"}
     offenders = []
     for path in _python_files():
-        if path == REPO / "pamm" / "settings.py":
+        if path == REPO / "pamm" / "settings.py" or path.parts[len(REPO.parts)] not in {
+            "pamm",
+            "analysis",
+            "app",
+        }:
             continue
-        text = path.read_text()
-        for var in ("PAMM_DATA_ROOT", "PAMM_CHECKPOINT_ROOT", "PAMM_RUNS_ROOT"):
-            if f'"{var}"' in text or f"'{var}'" in text:
-                offenders.append(f"{path.relative_to(REPO)} reads {var}")
+        tree = ast.parse(path.read_text(), filename=str(path))
+        offenders += [
+            f"{path.relative_to(REPO)}:{line} reads {var}"
+            for line, var in _env_reads(tree)
+            if var in roots
+        ]
     assert not offenders, offenders
+
+
+def test_the_env_read_detector_finds_reads() -> None:
+    code = 'import os\na = os.environ["PAMM_DATA_ROOT"]\nb = os.getenv("PAMM_RUNS_ROOT")\n'
+    assert _env_reads(ast.parse(code)) == [(2, "PAMM_DATA_ROOT"), (3, "PAMM_RUNS_ROOT")]
 
 
 def test_app_uploads_go_through_the_checked_parser() -> None:

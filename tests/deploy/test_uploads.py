@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import signal
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -185,3 +187,85 @@ def test_non_finite_coordinates_are_refused() -> None:
 def test_detect_format_ignores_text_that_merely_mentions_cif_words() -> None:
     assert detect_format("I wrote _cell_length_a in my notes") is None
     assert detect_format("data_x\n_cell_length_a 4.0\n") == "cif"
+
+
+class _Hang(BaseException):
+    """Not an Exception, so the parser's boundary cannot turn it into an UploadError."""
+
+
+@contextmanager
+def _time_limit(seconds: int):
+    """Fail (instead of hanging CI) if the block runs longer than ``seconds``."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise _Hang(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+_CIF_HEAD = (
+    "data_x\n_cell_length_a 30\n_cell_length_b 30\n_cell_length_c 30\n"
+    "_cell_angle_alpha 90\n_cell_angle_beta 90\n_cell_angle_gamma 90\n"
+)
+
+
+def _cif_sites(n: int) -> str:
+    rng = np.random.default_rng(0)
+    rows = "".join(
+        f"H{i} H {x:.5f} {y:.5f} {z:.5f} 1\n" for i, (x, y, z) in enumerate(rng.random((n, 3)))
+    )
+    tags = "_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n_atom_site_fract_y\n"
+    return f"loop_\n{tags}_atom_site_fract_z\n_atom_site_occupancy\n{rows}"
+
+
+@pytest.mark.parametrize("name", ["SrTiO3", "LiFePO4", "Si", "TlBiSe2", "Graphite"])
+def test_symmetrized_cifs_expand_to_the_full_cell(name: str) -> None:
+    from pymatgen.io.cif import CifWriter
+
+    structure = bundled_structures()[name]
+    text = str(CifWriter(structure, symprec=0.01)).encode()
+    assert b"_symmetry_equiv_pos_as_xyz" in text
+    atoms = parse_upload(f"{name}.cif", text)
+    # the conventional cell may be larger than the stored one: compare atom densities
+    density = len(atoms) / atoms.cell.volume
+    np.testing.assert_allclose(density, len(structure) / structure.volume, rtol=1e-4)
+    assert atoms.get_chemical_formula(empirical=True) == AseAtomsAdaptor.get_atoms(
+        structure
+    ).get_chemical_formula(empirical=True)
+
+
+def test_cif_with_too_many_sites_is_refused_before_parsing() -> None:
+    text = (_CIF_HEAD + "_symmetry_space_group_name_H-M 'P 1'\n" + _cif_sites(5000)).encode()
+    with _time_limit(20):  # the full parse of this file takes minutes
+        message = _refusal("big.cif", text)
+    assert "5000 atom sites" in message
+
+
+def test_cif_whose_symmetry_would_explode_is_refused() -> None:
+    text = (_CIF_HEAD + "_symmetry_space_group_name_H-M 'F m -3 m'\n" + _cif_sites(11)).encode()
+    with _time_limit(20):
+        message = _refusal("cubic.cif", text)
+    assert "11 sites x 192 symmetry operations" in message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b" \n" * 500_000,  # many empty lines: once quadratic in the format sniffing
+        b"t\n" + b"1" * 500_000 + b"x\n1 0 0\n0 1 0\n0 0 1\nH\n1\nD\n0 0 0\n",
+        b"t\n1.0\n" + b"1" * 500_000 + b" 1 x\n0 1 0\n0 0 1\nH\n1\nD\n0 0 0\n",
+        b"data_x\n_cell_length_a 4\n_x " + b"a" * 1_900_000 + b"\n",
+        (_CIF_HEAD + "loop_\n_a\n1\n" * 50_000).encode(),
+        b'1000000000\nLattice="4 0 0 0 4 0 0 0 4" pbc="T T T"\nH 0 0 0\n',
+    ],
+    ids=["blank-lines", "long-scale", "long-lattice", "long-cif-value", "many-loops", "xyz-count"],
+)
+def test_hostile_inputs_up_to_the_size_cap_are_refused_quickly(data: bytes) -> None:
+    with _time_limit(20):
+        _refusal("hostile", data)

@@ -64,6 +64,7 @@ def test_params_depend_on_seed_and_table() -> None:
     np.testing.assert_array_equal(hash_params(0, 4, "pair")[1], b0)
 
 
+@pytest.mark.slow
 def test_two_processes_agree() -> None:
     code = (
         "import numpy as np, torch;"

@@ -1,0 +1,117 @@
+"""benchmarks/compare.py: a tiny end-to-end run through the real fairchem CLI, and the table."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ase.calculators.singlepoint import SinglePointCalculator
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "assets" / "data"
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.compare_table import render_markdown, summarize_runs  # noqa: E402
+
+RUN_KEYS = {
+    "schema", "variant", "config", "seed", "steps", "batch_size", "lr", "overrides", "data_dir",
+    "eval_limit", "checkpoint", "train_wall_s", "eval_wall_s", "wall_s_per_step", "params_total",
+    "params_memory", "metrics", "versions", "finished",
+}  # fmt: skip
+METRICS = ("energy_mae_mev_per_atom", "force_mae_mev_per_a", "stress_mae_mev_per_a3")
+
+
+def _copy_split(src: Path, dst: Path, n: int) -> None:
+    from pamm.data.writer import write_aselmdb
+    from pamm.evaluate import read_split
+
+    out = []
+    for a in read_split(src, limit=n):
+        b = a.copy()
+        b.info = {"sid": a.info["sid"], "family": a.info["family"]}
+        b.calc = SinglePointCalculator(
+            b, energy=a.get_potential_energy(), forces=a.get_forces(), stress=a.get_stress()
+        )
+        out.append(b)
+    write_aselmdb(out, dst)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    if not (DATA / "heldout").is_dir():
+        pytest.skip("bundled assets/data missing")
+    root = tmp_path_factory.mktemp("tiny_data")
+    for split, n in (("train", 16), ("val", 4), ("test", 4), ("heldout", 4)):
+        _copy_split(DATA / split, root / split, n)
+    return root
+
+
+def _compare(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "compare.py"), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1500)
+
+
+@pytest.mark.slow
+def test_tiny_compare_run_writes_finite_results_and_resumes(tiny_data, tmp_path) -> None:
+    out, work = tmp_path / "results", tmp_path / "work"
+    args = ["run", "--data", str(tiny_data), "--out", str(out), "--work", str(work),
+            "--variants", "baseline,gate", "--seeds", "0", "--steps", "2", "--batch-size", "4",
+            "--max-eval-steps", "1", "--eval-limit", "4"]  # fmt: skip
+    first = _compare(*args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    records = {}
+    for variant in ("baseline", "gate"):
+        rec = json.loads((out / "runs" / f"{variant}_s0.json").read_text())
+        assert set(rec) == RUN_KEYS
+        assert (rec["variant"], rec["seed"], rec["steps"]) == (variant, 0, 2)
+        assert set(rec["metrics"]) == {"val", "test", "heldout"}
+        for split in rec["metrics"].values():
+            assert split["overall"]["n_structures"] == 4
+            assert all(
+                math.isfinite(split["overall"][k]) and split["overall"][k] > 0 for k in METRICS
+            )
+            assert sum(f["n_structures"] for f in split["per_family"].values()) == 4
+        assert rec["wall_s_per_step"] > 0 and rec["params_total"] > 0
+        records[variant] = rec
+    assert records["baseline"]["params_memory"] == 0 < records["gate"]["params_memory"]
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["schema"] == "pamm-compare/1"
+    assert set(summary["variants"]) == {"baseline", "gate"}
+    assert summary["missing_seeds"]["affine"] == 3 and summary["missing_seeds"]["gate"] == 2
+    md = (out / "results.md").read_text()
+    assert "| baseline | 1 |" in md and "| gate | 1 |" in md and "affine (3 seed(s))" in md
+    reference = json.loads((out / "composition_only.json").read_text())["metrics"]["test"]
+    assert all(math.isfinite(reference["overall"][k]) for k in METRICS)
+    assert "composition only" in md
+    # a rerun skips finished runs: nothing is trained and the records are untouched
+    mtimes = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    second = _compare(*args)
+    assert second.returncode == 0, second.stderr
+    assert "training" not in second.stdout
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == mtimes
+
+
+def _record(variant: str, seed: int, energy: float) -> dict:
+    fam = {"a": {k: energy for k in METRICS} | {"n_structures": 2, "n_atoms": 8}}
+    split = {"overall": fam["a"], "per_family": fam}
+    return {
+        "variant": variant, "seed": seed, "steps": 10, "batch_size": 8, "lr": 1e-3,
+        "eval_limit": None, "overrides": [], "versions": {}, "train_wall_s": 1.0,
+        "wall_s_per_step": 0.5, "params_total": 100, "params_memory": 0,
+        "metrics": {"test": split},
+    }  # fmt: skip
+
+
+def test_summary_mean_std_over_seeds_and_missing() -> None:
+    runs = [_record("baseline", s, e) for s, e in ((0, 1.0), (1, 2.0), (2, 3.0))]
+    runs.append(_record("gate", 0, 5.0))
+    summary = summarize_runs(runs, {"baseline": 3, "gate": 3, "mlp": 1})
+    stat = summary["variants"]["baseline"]["splits"]["test"]["overall"]["energy_mae_mev_per_atom"]
+    assert stat == {"mean": 2.0, "std": 1.0, "n": 3}
+    assert summary["missing_seeds"] == {"gate": 2, "mlp": 1}
+    md = render_markdown(summary)
+    assert "2.00 ± 1.00" in md and "| gate | 1 |" in md and "mlp (1 seed(s))" in md
