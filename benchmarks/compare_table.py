@@ -55,6 +55,27 @@ def _stat_dict(values: list[float]) -> dict[str, float]:
     return {"mean": mean, "std": std, "n": n}
 
 
+def _paired(runs: list[dict[str, Any]], variant: str) -> dict:
+    """Per split and metric: mean/std over seeds of (variant - baseline at the same seed)."""
+    base = {r["seed"]: r for r in runs if r["variant"] == "baseline"}
+    mine = [r for r in runs if r["variant"] == variant and r["seed"] in base]
+    if variant == "baseline" or not mine:
+        return {}
+    out: dict = {}
+    for split in mine[0]["metrics"]:
+        out[split] = {
+            k: _stat_dict(
+                [
+                    r["metrics"][split]["overall"][k]
+                    - base[r["seed"]]["metrics"][split]["overall"][k]
+                    for r in mine
+                ]
+            )
+            for k in METRICS
+        }
+    return out
+
+
 def summarize_runs(runs: list[dict[str, Any]], expected: dict[str, int] | None = None) -> dict:
     """Per variant: seeds, params, s/step, and per split overall + per-family mean/std."""
     expected = DEFAULT_EXPECTED if expected is None else expected
@@ -87,6 +108,8 @@ def summarize_runs(runs: list[dict[str, Any]], expected: dict[str, int] | None =
                 },
             }
         variants[variant] = entry
+    for variant, entry in variants.items():
+        entry["paired_vs_baseline"] = _paired(runs, variant)
     missing = {
         v: n - len(variants.get(v, {}).get("seeds", []))
         for v, n in expected.items()
@@ -162,6 +185,24 @@ def render_markdown(summary: dict) -> str:
                 e = fmt(_stat(pf[f]["energy_mae_mev_per_atom"]), 1)
                 cells.append(f"{e} / {fmt(_stat(pf[f]['force_mae_mev_per_a']), 0)}")
             lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    paired = {v: e["paired_vs_baseline"] for v, e in summary["variants"].items()}
+    paired = {v: p for v, p in paired.items() if p}
+    if paired:
+        lines += [
+            "",
+            "## Paired difference to the baseline (same seed = same data order and init seed)",
+            "",
+            "Negative = better than the baseline; mean ± std over the seeds both have.",
+            "",
+            "| variant | seeds | "
+            + " | ".join(f"{s} Δ{SHORT[m]}" for s in splits for m in METRICS)
+            + " |",
+            "|" + "---|" * (2 + len(splits) * len(METRICS)),
+        ]
+        for variant, p in paired.items():
+            n = next(iter(next(iter(p.values())).values()))["n"]
+            cells = [fmt(_stat(p[s][m])) if s in p else "-" for s in splits for m in METRICS]
+            lines.append(f"| {variant} | {n} | " + " | ".join(cells) + " |")
     ref = summary.get("composition_only")
     if ref:
         cells = []

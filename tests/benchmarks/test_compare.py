@@ -113,5 +113,7 @@ def test_summary_mean_std_over_seeds_and_missing() -> None:
     stat = summary["variants"]["baseline"]["splits"]["test"]["overall"]["energy_mae_mev_per_atom"]
     assert stat == {"mean": 2.0, "std": 1.0, "n": 3}
     assert summary["missing_seeds"] == {"gate": 2, "mlp": 1}
+    paired = summary["variants"]["gate"]["paired_vs_baseline"]["test"]["energy_mae_mev_per_atom"]
+    assert paired == {"mean": 4.0, "std": 0.0, "n": 1}  # 5.0 - 1.0 at seed 0
     md = render_markdown(summary)
     assert "2.00 ± 1.00" in md and "| gate | 1 |" in md and "mlp (1 seed(s))" in md
