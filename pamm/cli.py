@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one sub-parser per command."""
     parser = argparse.ArgumentParser(prog="pamm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module_path, help_text) in COMMANDS.items():
+    for name, (_module_path, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
 

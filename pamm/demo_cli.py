@@ -59,8 +59,10 @@ def streamlit_command(port: int, address: str | None = None) -> list[str]:
 
 
 def _prepare() -> int:
+    from tqdm import tqdm
+
     from analysis import run_analysis
-    from app.demo_run import demo_inputs
+    from app.demo_run import DEMO_STRUCTURES_PER_FAMILY, demo_inputs
     from pamm.settings import configured_roots
 
     try:
@@ -70,7 +72,16 @@ def _prepare() -> int:
         return 2
     out = configured_roots().runs / "demo"
     print(f"pamm demo: analysing {data} with {checkpoint.name} into {out}")
-    run_analysis(checkpoint, data, out)
+    with tqdm(total=1.0, unit="run", bar_format="{l_bar}{bar}| {desc}") as bar:
+
+        def progress(fraction: float, message: str = "") -> None:
+            bar.n = min(max(float(fraction), 0.0), 1.0)
+            bar.set_description_str(message)
+            bar.refresh()
+
+        run_analysis(
+            checkpoint, data, out, progress=progress, max_per_family=DEMO_STRUCTURES_PER_FAMILY
+        )
     return 0
 
 
