@@ -2,6 +2,8 @@
 
 Every artifact is written to a temporary file in the same directory and moved into
 place with ``os.replace``, so a reader (the dashboard) never sees a half-written file.
+A whole run is written into a sibling staging directory and swapped in at once
+(:func:`replace_dir`), so a killed ``pamm analyze`` leaves the previous run intact.
 
 >>> import tempfile, pandas as pd
 >>> d = tempfile.mkdtemp()
@@ -12,9 +14,12 @@ place with ``os.replace``, so a reader (the dashboard) never sees a half-written
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +43,8 @@ __all__ = [
     "atomic_write_text",
     "load_run",
     "read_manifest",
+    "replace_dir",
+    "staging_dir",
     "write_manifest",
 ]
 
@@ -100,6 +107,56 @@ def atomic_write_npz(path: str | Path, **arrays: np.ndarray) -> None:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def staging_dir(run_dir: str | Path) -> Path:
+    """A fresh, empty sibling ``.<name>.staging-<pid>`` of ``run_dir`` (old ones removed)."""
+    run_dir = Path(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.parent.glob(f".{run_dir.name}.staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    stage = run_dir.parent / f".{run_dir.name}.staging-{os.getpid()}"
+    stage.mkdir()
+    return stage
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two directories atomically (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Where that call is missing, falls back to three renames (a short window without ``b``).
+    """
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is not None:
+        if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.ENOSYS, errno.EINVAL, errno.EPERM):
+            raise OSError(err, f"cannot swap {a} and {b}: {os.strerror(err)}")
+    parked = b.with_name(f".{b.name}.old-{os.getpid()}")
+    os.rename(b, parked)
+    os.rename(a, b)
+    os.rename(parked, a)
+
+
+def replace_dir(stage: str | Path, run_dir: str | Path) -> None:
+    """Put the complete ``stage`` directory in place of ``run_dir`` in one step.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "run").mkdir(); (root / "run" / "a").write_text("old")
+    3
+    >>> stage = staging_dir(root / "run"); (stage / "a").write_text("new")
+    3
+    >>> replace_dir(stage, root / "run"); (root / "run" / "a").read_text(), stage.exists()
+    ('new', False)
+    """
+    stage, run_dir = Path(stage), Path(run_dir)
+    if run_dir.exists():
+        _exchange(stage, run_dir)
+        shutil.rmtree(stage)  # now holds the previous run
+    else:
+        os.rename(stage, run_dir)
 
 
 def write_manifest(run_dir: str | Path, manifest: dict[str, Any]) -> None:

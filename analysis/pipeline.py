@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import platform
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
@@ -26,7 +27,13 @@ import torch
 from analysis.artifacts import write_artifacts
 from analysis.census import Census
 from analysis.data import StructureSource
-from analysis.io import atomic_write_json, read_manifest, write_manifest
+from analysis.io import (
+    atomic_write_json,
+    read_manifest,
+    replace_dir,
+    staging_dir,
+    write_manifest,
+)
 from analysis.runner import (
     census_from_graphs,
     census_from_model,
@@ -165,7 +172,6 @@ def run_analysis(
     model's on the first ``latent_structures`` selected structures go into metrics.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
     def report(frac: float, msg: str) -> None:
@@ -215,9 +221,11 @@ def run_analysis(
 
     selection = select_structures(source, max_per_family)
     timings: dict[str, float] = {}
-    census_path = out / "census.npz"
-    if not force and stages.get("census") == census_fp and census_path.is_file():
-        census = Census.load(census_path)
+    stage = staging_dir(out)  # the new run is built here and swapped in at the end
+    census_path = stage / "census.npz"
+    if not force and stages.get("census") == census_fp and (out / "census.npz").is_file():
+        census = Census.load(out / "census.npz")
+        shutil.copy2(out / "census.npz", census_path)
     else:
         t0 = time.perf_counter()
         sub = None if progress is None else (lambda f, m: report(0.05 + 0.75 * f, m))
@@ -237,7 +245,7 @@ def run_analysis(
     t0 = time.perf_counter()
     sub = None if progress is None else (lambda f, m: report(0.8 + 0.19 * f, m))
     metrics = write_artifacts(
-        out, census, spec, _table_rows(model), heldout=tuple(heldout),
+        stage, census, spec, _table_rows(model), heldout=tuple(heldout),
         sids=structure_sids(selection), embedding=embedding,
         max_embedding_points=max_embedding_points, progress=sub,
     )  # fmt: skip
@@ -254,7 +262,7 @@ def run_analysis(
             f"mode={spec.mode}: bucket maps hash the motif keys with the spec's parameters; "
             "the model itself does not look rows up by motif identity"
         ]
-    atomic_write_json(out / "metrics.json", metrics)
+    atomic_write_json(stage / "metrics.json", metrics)
 
     manifest = {
         "schema_version": SCHEMA_VERSION,
@@ -274,10 +282,11 @@ def run_analysis(
         "heldout_families": list(heldout),
         "stages": {"census": census_fp, "statistics": stats_fp},
         "artifacts": sorted(
-            {p.name for p in out.iterdir() if not p.name.startswith(".")} | {"manifest.json"}
+            {p.name for p in stage.iterdir() if not p.name.startswith(".")} | {"manifest.json"}
         ),
     }
-    write_manifest(out, manifest)
+    write_manifest(stage, manifest)
+    replace_dir(stage, out)
     report(1.0, "done")
     return out
 

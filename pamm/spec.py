@@ -89,11 +89,18 @@ class MotifMemorySpec:
             if getattr(self, name) >= 2**31 - 1:
                 raise ValueError(f"MotifMemorySpec.{name} must be < 2^31 - 1 (hash prime)")
         for name in ("n_pair_bins", "n_angle_bins"):
-            n = getattr(self, name)
+            try:
+                n = getattr(self, name)
+            except OverflowError:  # e.g. a subnormal bin width: cutoff / width = inf
+                n = math.inf
             if not 0 < n < MAX_BINS:
+                formula = {
+                    "n_pair_bins": "ceil(cutoff / pair_bin_width)",
+                    "n_angle_bins": "ceil(180 / angle_bin_deg)",
+                }[name]
                 raise ValueError(
-                    f"MotifMemorySpec.{name}={n} must be in [1, {MAX_BINS - 1}] "
-                    f"(keys pack bins in 10 bits); change the bin width"
+                    f"MotifMemorySpec.{name} = {formula} = {n} must be in [1, {MAX_BINS - 1}] "
+                    f"(keys pack bins in 10 bits); change the bin width or the cutoff"
                 )
 
     @property

@@ -81,16 +81,6 @@ def test_fuzz_spec_from_dict_wild_values() -> None:
     assert sum(outcomes.values()) >= 780 and outcomes.get("refused", 0) > 500, outcomes
 
 
-#: known bug, reported: a subnormal pair_bin_width makes cutoff / width overflow to inf and
-#: ``n_pair_bins`` raise OverflowError instead of ValueError. Remove once spec.py guards it.
-OVERFLOW_BUG = pytest.mark.xfail(
-    raises=OverflowError,
-    strict=False,
-    reason="pamm/spec.py n_pair_bins: math.ceil(inf) raises OverflowError",
-)
-
-
-@OVERFLOW_BUG
 def test_fuzz_spec_from_dict_plausible_values() -> None:
     strategy = st.fixed_dictionaries({}, optional=_PLAUSIBLE)
     outcomes = _run_fuzz(strategy, 400)
@@ -157,11 +147,7 @@ def test_fuzz_spec_from_dict_seeded_configs() -> None:
         ("cutoff", float("inf")),
         ("triplet_cutoff", 7.0),  # above the default 6 Å graph cutoff
         ("pair_bin_width", 1e-300),  # ~10^300 bins
-        pytest.param(
-            "cutoff",
-            1e308,
-            marks=OVERFLOW_BUG,
-        ),
+        ("cutoff", 1e308),
     ],
 )
 def test_each_bad_config_is_refused_by_name(field: str, value: float) -> None:
