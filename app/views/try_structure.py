@@ -1,5 +1,7 @@
 """Try a structure: upload CIF/POSCAR/extxyz, run the run's checkpoint, see what fires."""
 
+import os
+
 import numpy as np
 import plotly.express as px
 import streamlit as st
@@ -22,6 +24,24 @@ def _model(path: str, sha256: str):
     model, _ = load_pamm_model(path)  # weights_only load, spec checked
     check_memory_tables(model)
     return model
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _checkpoint_under_root(name: str, sha256: str) -> str | None:
+    """The run's checkpoint found under PAMM_CHECKPOINT_ROOT by file name and sha256.
+
+    The app never opens the path stored in a manifest (it may lie outside the configured
+    roots, e.g. on the machine that made the run).
+    """
+    from analysis.pipeline import sha256_file
+    from pamm.settings import configured_roots, list_under, resolve_under
+
+    root = configured_roots().checkpoints
+    for rel in list_under(root, "**/*.pt"):
+        path = resolve_under(root, rel)
+        if path.name == name and sha256_file(path) == sha256:
+            return str(path)
+    return None
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -49,12 +69,21 @@ except UploadError as err:
 if not ckpt.get("path"):
     st.warning("This run was computed from an in-memory model: no checkpoint to run.")
     st.stop()
+ckpt_path = _checkpoint_under_root(
+    os.path.basename(ckpt["path"]), str(ckpt.get("sha256"))
+)
+if ckpt_path is None:
+    st.warning(
+        f"The run's checkpoint `{os.path.basename(ckpt['path'])}` (sha256 "
+        f"{str(ckpt.get('sha256'))[:12]}…) is not under PAMM_CHECKPOINT_ROOT: nothing to run."
+    )
+    st.stop()
 
 from app.predict import predict_structure  # noqa: E402 (torch only once a file is there)
 
 with st.spinner("Running the model…"):
     try:
-        model = _model(ckpt["path"], str(ckpt.get("sha256")))
+        model = _model(ckpt_path, str(ckpt.get("sha256")))
         pred = predict_structure(model, atoms)
     except (OSError, ValueError, RuntimeError) as err:
         st.error(f"The model could not be run on this structure: {err}")

@@ -88,6 +88,7 @@ def runs_root(tmp_path_factory) -> Path:
 def app_env(runs_root, monkeypatch) -> Path:
     """Point the app at the test run (environment read by ``app.loaders``)."""
     monkeypatch.setenv("PAMM_RUNS_ROOT", str(runs_root))
+    monkeypatch.setenv("PAMM_CHECKPOINT_ROOT", str(runs_root.parent))  # tiny-pamm.pt
     monkeypatch.setenv("PAMM_RUN", RUN_NAME)
     return runs_root / RUN_NAME
 
