@@ -207,8 +207,9 @@ def census_from_model(
     ``on_batch(batch, record)`` is called after each forward (e.g. to collect node
     embeddings for the latent comparison).
     """
-    from pamm.capture import capture
     from tqdm.auto import tqdm
+
+    from pamm.capture import capture
 
     backbone = getattr(model, "backbone", model)
     builder = CensusBuilder(reservoir=reservoir)

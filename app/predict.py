@@ -40,9 +40,8 @@ def _batch(atoms: Atoms, cutoff: float):
 
 def predict_structure(model: torch.nn.Module, atoms: Atoms) -> Prediction:
     """Energy/forces and the motifs, buckets and gates of every edge of ``atoms``."""
-    from pamm.capture import capture
-
     from analysis import motif_labels
+    from pamm.capture import capture
 
     backbone = getattr(model, "backbone", model)
     spec = backbone.pamm_spec
