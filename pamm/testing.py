@@ -32,6 +32,7 @@ __all__ = [
     "rotate_atoms",
     "tiny_batch",
     "tiny_model",
+    "tiny_pamm_checkpoint",
 ]
 
 #: a tiny eSCN-MD configuration: one forward of a few small crystals takes ~0.1 s on CPU
@@ -201,3 +202,27 @@ def randomize_memory(model: torch.nn.Module, scale: float = 0.3, seed: int = 0) 
     for module in (backbone.motif_memory, backbone.motif_fusion):
         for p in module.parameters():
             p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * scale)
+
+
+def tiny_pamm_checkpoint(path, spec: dict[str, Any]):
+    """Save a tiny random-init PaMM checkpoint (memory randomised so gates vary) to ``path``.
+
+    Returns ``(path, ckpt)``; written with :func:`pamm.checkpoint.save_checkpoint`.
+    """
+    from fairchem.core.units.mlip_unit.api.inference import MLIPInferenceCheckpoint
+
+    from pamm.checkpoint import build_model, save_checkpoint
+
+    config = {
+        "_target_": "fairchem.core.models.base.HydraModel",
+        "backbone": {"model": "pamm.backbone.PaMMBackbone", **TINY_BACKBONE, "pamm": spec},
+        "heads": {"efs": {"module": "fairchem.core.models.uma.escn_md.MLP_EFS_Head"}},
+    }
+    ckpt = MLIPInferenceCheckpoint(
+        model_config=config, model_state_dict={}, ema_state_dict={}, tasks_config={}
+    )
+    model = build_model(ckpt, strict=False)
+    randomize_memory(model)
+    ckpt.model_state_dict = model.state_dict()
+    ckpt.ema_state_dict = torch.optim.swa_utils.AveragedModel(model).state_dict()
+    return save_checkpoint(ckpt, path), ckpt

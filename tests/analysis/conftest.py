@@ -63,23 +63,7 @@ def occurrences():
 
 def tiny_checkpoint(path, pamm=None):
     """A tiny random-init PaMM checkpoint (memory randomised so gates vary), saved safely."""
-    import torch
-    from fairchem.core.units.mlip_unit.api.inference import MLIPInferenceCheckpoint
-
-    from pamm.checkpoint import build_model, save_checkpoint
-    from pamm.testing import TINY_BACKBONE, randomize_memory
+    from pamm.testing import tiny_pamm_checkpoint
 
     spec = pamm or {"mode": "pamm", "pair_buckets": 64, "triplet_buckets": 128}
-    config = {
-        "_target_": "fairchem.core.models.base.HydraModel",
-        "backbone": {"model": "pamm.backbone.PaMMBackbone", **TINY_BACKBONE, "pamm": spec},
-        "heads": {"efs": {"module": "fairchem.core.models.uma.escn_md.MLP_EFS_Head"}},
-    }
-    ckpt = MLIPInferenceCheckpoint(
-        model_config=config, model_state_dict={}, ema_state_dict={}, tasks_config={}
-    )
-    model = build_model(ckpt, strict=False)
-    randomize_memory(model)
-    ckpt.model_state_dict = model.state_dict()
-    ckpt.ema_state_dict = torch.optim.swa_utils.AveragedModel(model).state_dict()
-    return save_checkpoint(ckpt, path), ckpt
+    return tiny_pamm_checkpoint(path, spec)

@@ -43,25 +43,9 @@ def _structures():
 
 def _tiny_checkpoint(path: Path) -> Path:
     """A tiny random-init PaMM checkpoint (memory randomised so gates vary), saved safely."""
-    import torch
-    from fairchem.core.units.mlip_unit.api.inference import MLIPInferenceCheckpoint
+    from pamm.testing import tiny_pamm_checkpoint
 
-    from pamm.checkpoint import build_model, save_checkpoint
-    from pamm.testing import TINY_BACKBONE, randomize_memory
-
-    config = {
-        "_target_": "fairchem.core.models.base.HydraModel",
-        "backbone": {"model": "pamm.backbone.PaMMBackbone", **TINY_BACKBONE, "pamm": TEST_SPEC},
-        "heads": {"efs": {"module": "fairchem.core.models.uma.escn_md.MLP_EFS_Head"}},
-    }
-    ckpt = MLIPInferenceCheckpoint(
-        model_config=config, model_state_dict={}, ema_state_dict={}, tasks_config={}
-    )
-    model = build_model(ckpt, strict=False)
-    randomize_memory(model)
-    ckpt.model_state_dict = model.state_dict()
-    ckpt.ema_state_dict = torch.optim.swa_utils.AveragedModel(model).state_dict()
-    return save_checkpoint(ckpt, path)
+    return tiny_pamm_checkpoint(path, TEST_SPEC)[0]
 
 
 @pytest.fixture(scope="session")
