@@ -6,10 +6,9 @@ For head h of a table with M rows::
 
 with 1 <= a_h < p and 0 <= b_h < p drawn by ``numpy.random.default_rng`` seeded with
 ``(seed, utf-8 bytes of the table name)``. Keys are < 2^31, so ``a_h * key + b_h`` stays
-below 2^63 and the arithmetic is exact in int64; ``mod p`` uses the Mersenne identity
-``x mod (2^31-1) = fold(x & p + x >> 31)``, the same integer operations in numpy and
-torch, so both give identical buckets. The model stores ``a`` and ``b`` as buffers (they
-land in checkpoints).
+below 2^63 and the arithmetic is exact in int64 (integer remainders, no floats), so numpy
+and torch give identical buckets on every platform. The model stores ``a`` and ``b`` as
+buffers (they land in checkpoints).
 
 >>> a, b = hash_params(0, 2, "pair")
 >>> a.shape, b.shape, a.dtype
@@ -59,13 +58,6 @@ def hash_params(seed: int, heads: int, table: str) -> tuple[np.ndarray, np.ndarr
     return a, b
 
 
-def _mod_prime(x: Array) -> Array:
-    """x mod (2^31 - 1) for 0 <= x < 2^63, with shifts and masks only."""
-    x = (x & PRIME) + (x >> 31)  # < 2^31 + 2^32
-    x = (x & PRIME) + (x >> 31)  # < 2^31 + 2
-    return x - PRIME * (x >= PRIME)
-
-
 def _check_keys(keys: Array) -> None:
     if keys.shape[0] == 0:
         return
@@ -90,10 +82,11 @@ def hash_numpy(
         _check_keys(keys)
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
-    x = _mod_prime(keys[:, None] * a[None, :] + b[None, :])  # [N, H]
-    if buckets & (buckets - 1) == 0:
-        return x & (buckets - 1)
-    return x % buckets
+    x = keys[:, None] * a[None, :]  # [N, H], < 2^62
+    x += b[None, :]
+    x %= PRIME
+    x %= buckets
+    return x
 
 
 def hash_torch(
@@ -102,9 +95,13 @@ def hash_torch(
     """Buckets [N, H] int64 of packed keys [N] (torch, any device); equals ``hash_numpy``."""
     keys = keys.reshape(-1).long()
     _check_buckets(buckets)
+    power_of_two = buckets & (buckets - 1) == 0
     if check:
         _check_keys(keys)
-    x = _mod_prime(keys[:, None] * a.long()[None, :] + b.long()[None, :])  # [N, H]
-    if buckets & (buckets - 1) == 0:
-        return x & (buckets - 1)
-    return torch.remainder(x, buckets)
+    heads = []
+    for a_h, b_h in zip(a.tolist(), b.tolist(), strict=True):  # H (2) in-place passes over N
+        x = keys * a_h  # [N], < 2^62
+        x += b_h
+        x.remainder_(PRIME)
+        heads.append(x.bitwise_and_(buckets - 1) if power_of_two else x.remainder_(buckets))
+    return torch.stack(heads, dim=1) if heads else keys.new_zeros(keys.shape[0], 0)  # [N, H]

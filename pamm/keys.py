@@ -150,14 +150,6 @@ class MotifKeys:
         return MotifKeys(**{k: v.to(device) for k, v in vars(self).items()})
 
 
-def _segment_ranks(sorted_group: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, ...]:
-    """Rank of each element within its (contiguous, sorted) group; group counts and starts."""
-    counts = torch.bincount(sorted_group, minlength=num_groups)  # [G]
-    starts = torch.cumsum(counts, 0) - counts  # [G]
-    ranks = torch.arange(sorted_group.shape[0], device=sorted_group.device) - starts[sorted_group]
-    return ranks, counts, starts
-
-
 def _sorted_candidates(
     edge_index: torch.Tensor, edge_distance: torch.Tensor, triplet_cutoff: float
 ) -> torch.Tensor:
@@ -172,33 +164,54 @@ def _sorted_candidates(
     return cand[torch.argsort(edge_index[1, cand], stable=True)]
 
 
-def _triplet_positions(
+def _neighbour_slots(
     edge_index: torch.Tensor,
     edge_distance: torch.Tensor,
     num_nodes: int,
     triplet_cutoff: float,
     max_neighbors: int,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(kept edge ids [C'], owner [T], partner [T]) with owner/partner indexing kept ids."""
-    device = edge_index.device
+) -> torch.Tensor:
+    """Kept edge ids per centre, nearest first: [A, W], -1 where empty.
+
+    Only centres with at least two kept edges get a row (A of them, in centre order);
+    W = the largest number of kept edges of any centre (<= ``max_neighbors``).
+    """
     cand = _sorted_candidates(edge_index, edge_distance, triplet_cutoff)  # [C]
-    rank, _, _ = _segment_ranks(edge_index[1, cand], num_nodes)
-    keep = rank < max_neighbors
-    cand, rank = cand[keep], rank[keep]  # [C']
-    centre = edge_index[1, cand]  # [C']
-    n_kept = torch.bincount(centre, minlength=num_nodes)  # [N]
-    n_partners = n_kept[centre] - 1  # [C']
-    n_trip = int(n_partners.sum())
-    if n_trip == 0:
-        empty = torch.zeros(0, dtype=torch.long, device=device)
-        return cand, empty, empty.clone()
-    pos = torch.arange(cand.shape[0], device=device)
-    owner = torch.repeat_interleave(pos, n_partners, output_size=n_trip)  # [T]
-    first = torch.cumsum(n_partners, 0) - n_partners  # [C'] first triplet of each edge
-    r = rank[owner]  # [T] rank of the owner within its centre
-    q = torch.arange(n_trip, device=device) - first[owner]  # [T] 0..n-2
-    partner = owner - r + q + (q >= r).long()  # [T] skip the owner itself
-    return cand, owner, partner
+    centre = edge_index[1].index_select(0, cand)  # [C], sorted
+    counts = torch.bincount(centre, minlength=num_nodes)  # [N]
+    starts = torch.cumsum(counts, 0) - counts  # [N]
+    rank = torch.arange(cand.shape[0], device=cand.device) - starts.index_select(0, centre)  # [C]
+    kept = counts.clamp(max=max_neighbors)  # [N]
+    width = int(kept.max()) if num_nodes else 0
+    row_of = torch.cumsum(kept >= 2, 0) - 1  # [N] row of each centre with >= 2 kept edges
+    keep = (rank < max_neighbors) & (kept.index_select(0, centre) >= 2)  # [C]
+    keep = torch.nonzero(keep).squeeze(1)  # [C']
+    slots = torch.full(
+        (int(row_of[-1]) + 1 if num_nodes else 0, width),
+        -1,
+        dtype=torch.long,
+        device=cand.device,
+    )  # [A, W]
+    row = row_of.index_select(0, centre.index_select(0, keep))  # [C']
+    slots[row, rank.index_select(0, keep)] = cand.index_select(0, keep)
+    return slots
+
+
+def _pair_slots(slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every ordered pair (a, b) of distinct filled slots of the same row of ``slots`` [A, W].
+
+    Returns (own slot [T], partner slot [T]) as indices into ``slots.view(-1)`` and the pair's
+    position [T] in a row-major [A, W, W] array, in row-major order (row, a, b).
+    """
+    filled = slots >= 0  # [A, W]
+    width = slots.shape[1]
+    distinct = ~torch.eye(width, dtype=torch.bool, device=slots.device)  # [W, W]
+    pairs = filled[:, :, None] & filled[:, None, :] & distinct  # [A, W, W]
+    pair_pos = torch.nonzero(pairs.view(-1)).squeeze(1)  # [T]
+    own_slot = torch.div(pair_pos, width, rounding_mode="floor")  # [T] row * W + a
+    partner = pair_pos - own_slot * width  # [T] b
+    partner_slot = own_slot - own_slot % width + partner  # [T] row * W + b
+    return own_slot, partner_slot, pair_pos
 
 
 def triplet_pairs(
@@ -215,18 +228,18 @@ def triplet_pairs(
     (triplet_edge [T], triplet_partner [T]) as edge indices, grouped by edge.
 
     Algorithm (no Python loops): sort candidate edges by (centre, distance), rank
-    within each centre, keep rank < K; an edge at rank r of a centre with n kept edges
-    has the n - 1 partners at ranks q + (q >= r), q = 0..n-2 (``repeat_interleave``).
+    within each centre, keep rank < K in a dense [centres, K] slot table; every
+    ordered pair of distinct filled slots of a row is a triplet (a [A, K, K] mask,
+    read in row-major order: centre, then edge, then partner by distance).
 
     >>> ei = torch.tensor([[1, 2, 3, 0], [0, 0, 0, 1]])
     >>> e, p = triplet_pairs(ei, torch.tensor([1.0, 2.0, 5.0, 1.0]), 4, 4.0, 12)
     >>> e.tolist(), p.tolist()
     ([0, 1], [1, 0])
     """
-    cand, owner, partner = _triplet_positions(
-        edge_index, edge_distance, num_nodes, triplet_cutoff, max_neighbors
-    )
-    return cand[owner], cand[partner]
+    slots = _neighbour_slots(edge_index, edge_distance, num_nodes, triplet_cutoff, max_neighbors)
+    own_slot, partner_slot, _ = _pair_slots(slots)  # [T] x2
+    return slots.view(-1)[own_slot], slots.view(-1)[partner_slot]
 
 
 def extract_motifs(
@@ -246,7 +259,9 @@ def extract_motifs(
         spec: bins, triplet cutoff and K.
 
     θ is the angle at i between the two edge vectors (``acos`` of the clamped cosine).
-    An atom may be its own periodic neighbour: every edge (image) is distinct.
+    An atom may be its own periodic neighbour: every edge (image) is distinct. Triplets
+    are computed densely per centre ([A, K, K], see ``triplet_pairs``) so no per-triplet
+    gathers are needed; the cost is bounded by N * K * K.
 
     >>> spec = MotifMemorySpec(cutoff=6.0)
     >>> ei = torch.tensor([[1, 2, 0, 0], [0, 0, 1, 2]])
@@ -267,24 +282,32 @@ def extract_motifs(
     _check_range("atomic number Z", z, MAX_Z)
     j, i = edge_index[0], edge_index[1]
     pair_bin = pair_bins(edge_distance, spec)  # [E]
-    zj, zi = z[j], z[i]  # [E]
+    zj, zi = z.index_select(0, j), z.index_select(0, i)  # [E]
     pair_key = (zj << 17) | (zi << 10) | pair_bin  # [E]
 
-    cand, owner, partner = _triplet_positions(
+    slots = _neighbour_slots(
         edge_index, edge_distance, z.shape[0], spec.triplet_cutoff, spec.max_triplet_neighbors
-    )  # [C'], [T], [T]
-    # per kept edge (compact arrays, gathered once per triplet below)
-    unit = edge_distance_vec[cand] / edge_distance[cand].clamp_min(1e-12).unsqueeze(1)  # [C', 3]
-    own_part = ((zj << 24) | (zi << 17))[cand]  # [C'] (Zj, Zi) of the triplet's own edge
-    partner_part = zj[cand] << 10  # [C'] Zk of the partner edge
-    cos = (unit[owner] * unit[partner]).sum(dim=1).clamp_(-1.0, 1.0)  # [T]
+    )  # [A, W]
+    own_slot, partner_slot, pair_pos = _pair_slots(slots)  # [T] x3
+    edge = slots.clamp_min(0)  # [A, W] (empty slots read edge 0; no pair uses them)
+    dist = edge_distance.index_select(0, edge.view(-1)).clamp_min(1e-12)  # [A*W]
+    ux, uy, uz = (edge_distance_vec.index_select(0, edge.view(-1)) / dist[:, None]).T  # [A*W]
+    ux, uy, uz = (u.reshape(slots.shape) for u in (ux, uy, uz))  # [A, W] each
+    # (x x' + y y') + z z': fixed elementwise order, the same bits on every platform
+    cos = ux[:, :, None] * ux[:, None, :] + uy[:, :, None] * uy[:, None, :]  # [A, W, W]
+    cos = (cos + uz[:, :, None] * uz[:, None, :]).view(-1)  # [A*W*W]
+    cos = cos.index_select(0, pair_pos).clamp_(-1.0, 1.0)  # [T]
     angle_bin = angle_bins(torch.rad2deg_(torch.acos_(cos)), spec)  # [T]
-    triplet_key = own_part[owner] | partner_part[partner] | angle_bin  # [T]
+    slot_zj = zj.index_select(0, edge.view(-1))  # [A*W] Z of each slot's neighbour
+    own_part = (slot_zj << 24) | (zi.index_select(0, edge.view(-1)) << 17)  # [A*W] (Zj, Zi)
+    triplet_key = own_part.index_select(0, own_slot)  # [T]
+    triplet_key |= (slot_zj << 10).index_select(0, partner_slot)  # Zk of the partner edge
+    triplet_key |= angle_bin
     return MotifKeys(
         pair_key=pair_key,
         pair_bin=pair_bin,
-        triplet_edge=cand[owner],
-        triplet_partner=cand[partner],
+        triplet_edge=slots.view(-1).index_select(0, own_slot),
+        triplet_partner=slots.view(-1).index_select(0, partner_slot),
         triplet_key=triplet_key,
         angle_bin=angle_bin,
     )
