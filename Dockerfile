@@ -12,6 +12,9 @@ ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 # optional directory (inside the build, e.g. a --volume) holding a local torch wheel
 ARG TORCH_FIND_LINKS=""
+# optional CA bundle (inside the build, e.g. a --volume) for a site's TLS-intercepting proxy;
+# used by pip during the build only, never copied into the image
+ARG PIP_CA_BUNDLE=""
 
 LABEL org.opencontainers.image.title="PaMM Lab" \
       org.opencontainers.image.description="Periodic Motif Memory on fairchem eSCN-MD: dashboard and analysis" \
@@ -28,7 +31,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # 1. torch alone, pinned, from the chosen index, so no resolver can swap in another build.
 #    "+cpu" (pytorch index) sorts above PyPI's CUDA build of the same version.
-RUN python3 -m venv /opt/venv \
+RUN if [ -n "$PIP_CA_BUNDLE" ]; then export PIP_CERT="$PIP_CA_BUNDLE"; fi \
+    && python3 -m venv /opt/venv \
     && pip install "pip==26.3" \
     && PIP_FIND_LINKS="${TORCH_FIND_LINKS}" pip install \
         --index-url "${TORCH_INDEX_URL}" --extra-index-url https://pypi.org/simple \
@@ -39,7 +43,8 @@ RUN python3 -m venv /opt/venv \
 # 2. the runtime dependencies from pyproject.toml (changes rarely: its own cached layer).
 WORKDIR /opt/pamm
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN if [ -n "$PIP_CA_BUNDLE" ]; then export PIP_CERT="$PIP_CA_BUNDLE"; fi \
+    && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
     && pip install -c /opt/venv/torch-constraint.txt -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt

@@ -55,6 +55,14 @@ if compgen -G "$TORCH_WHEEL_DIR/torch-${TORCH_VERSION}+cpu-*.whl" >/dev/null; th
     build_args+=(--build-arg "TORCH_FIND_LINKS=/wheels"
                  --build-arg "TORCH_INDEX_URL=https://pypi.org/simple")
 fi
+# A site whose egress goes through a TLS-intercepting proxy trusts its CA on the host only:
+# hand the host's bundle to pip inside the build (mounted read-only, not kept in the image).
+HOST_CA_BUNDLE="${HOST_CA_BUNDLE:-${PIP_CERT:-}}"
+if [[ -n "$HOST_CA_BUNDLE" && -r "$HOST_CA_BUNDLE" ]]; then
+    log "pip inside the build trusts the host CA bundle $HOST_CA_BUNDLE"
+    volumes+=(--volume "$HOST_CA_BUNDLE:/build-ca/ca-bundle.crt:ro")
+    build_args+=(--build-arg "PIP_CA_BUNDLE=/build-ca/ca-bundle.crt")
+fi
 if [[ -n "${TORCH_INDEX_URL:-}" ]]; then
     build_args+=(--build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL")
 fi
