@@ -1,6 +1,7 @@
 """PaMM overhead: training-step time vs the plain backbone, and key extraction throughput.
 
     python benchmarks/overhead.py --json overhead.json [--rounds 9] [--threads 2]
+        [--sphere-channels 32 --layers 2]   # the default small config; larger to see scaling
 
 In one process, on the same batches, interleaving the models round by round: median
 time of one training step (forward + energy/forces/stress loss + backward + AdamW) for
@@ -72,12 +73,14 @@ def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, atoms: list) -> tu
     return time.perf_counter() - start, time.process_time() - cpu
 
 
-def step_times(rounds: int, n_structures: int, atoms_per: int) -> dict[str, Any]:
+def step_times(
+    rounds: int, n_structures: int, atoms_per: int, model: dict[str, Any]
+) -> dict[str, Any]:
     """Median train-step seconds of baseline / gate / affine, interleaved."""
     models = {
-        "baseline": tiny_model({"mode": "baseline"}, **MODEL),
-        "gate": tiny_model({"fusion": "gate"}, **MODEL),
-        "affine": tiny_model({"fusion": "affine"}, **MODEL),
+        "baseline": tiny_model({"mode": "baseline"}, **model),
+        "gate": tiny_model({"fusion": "gate"}, **model),
+        "affine": tiny_model({"fusion": "affine"}, **model),
     }
     state = models["baseline"].state_dict()
     for name in ("gate", "affine"):
@@ -161,20 +164,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--atoms", type=int, default=14, help="atoms per structure")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--big-structures", type=int, default=256)
+    parser.add_argument(
+        "--sphere-channels", type=int, default=MODEL["sphere_channels"], help="backbone width"
+    )
+    parser.add_argument("--layers", type=int, default=MODEL["num_layers"], help="backbone depth")
     args = parser.parse_args(argv)
+    model = {**MODEL, "sphere_channels": args.sphere_channels, "num_layers": args.layers}
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     load_before = os.getloadavg()
     result = {
         "config": {
-            **MODEL,
+            **model,
             "structures": args.structures,
             "atoms_per_structure": args.atoms,
             "rounds": args.rounds,
             "threads": args.threads,
             "torch": torch.__version__,
         },
-        **step_times(args.rounds, args.structures, args.atoms),
+        **step_times(args.rounds, args.structures, args.atoms, model),
         **key_throughput(args.big_structures, 16, repeats=7),
         "cpus": os.cpu_count(),
         "loadavg_before": load_before,
