@@ -27,9 +27,15 @@ from pamm.spec import MAX_BINS, MotifMemorySpec
 #: packed keys hold atomic numbers in 7 bits
 MAX_Z = 128
 
+#: bin edges sit this fraction of a bin below the multiples of the bin width, so that exact
+#: lattice values (a 60° or 90° angle, a 3.0 Å distance) land in the same bin in every
+#: orientation instead of on an edge where float rounding decides
+EDGE_SHIFT = 1e-4
+
 IntArray = TypeVar("IntArray", np.ndarray, torch.Tensor, int)
 
 __all__ = [
+    "EDGE_SHIFT",
     "MAX_Z",
     "MotifKeys",
     "angle_bins",
@@ -102,22 +108,26 @@ def _as_int64(x: IntArray) -> IntArray:
 
 
 def pair_bins(distance: torch.Tensor, spec: MotifMemorySpec) -> torch.Tensor:
-    """``b_r = min(floor(r / Δr), n_r - 1)`` as int64 (same shape as ``distance``).
+    """``b_r = min(floor(r / Δr + ε), n_r - 1)`` as int64 (same shape as ``distance``).
 
-    >>> pair_bins(torch.tensor([0.0, 0.25, 5.99, 7.0]), MotifMemorySpec(cutoff=6.0)).tolist()
-    [0, 2, 59, 59]
+    ε = ``EDGE_SHIFT`` (1e-4): a distance a hair below a multiple of Δr (float noise
+    around an exact 3.0 Å) gets the bin of the multiple.
+
+    >>> d = torch.tensor([0.0, 0.25, 2.9999999, 3.0000001, 5.99, 7.0])
+    >>> pair_bins(d, MotifMemorySpec(cutoff=6.0)).tolist()
+    [0, 2, 30, 30, 59, 59]
     """
-    b = torch.floor(distance / spec.pair_bin_width).long()
+    b = torch.floor(distance / spec.pair_bin_width + EDGE_SHIFT).long()
     return b.clamp_(0, spec.n_pair_bins - 1)
 
 
 def angle_bins(theta_deg: torch.Tensor, spec: MotifMemorySpec) -> torch.Tensor:
-    """``b_θ = min(floor(θ / Δθ), n_θ - 1)`` for θ in degrees, as int64.
+    """``b_θ = min(floor(θ / Δθ + ε), n_θ - 1)`` for θ in degrees, as int64 (ε = ``EDGE_SHIFT``).
 
-    >>> angle_bins(torch.tensor([0.0, 59.9, 180.0]), MotifMemorySpec()).tolist()
-    [0, 5, 17]
+    >>> angle_bins(torch.tensor([0.0, 59.9, 59.99999, 90.00001, 180.0]), MotifMemorySpec()).tolist()
+    [0, 5, 6, 9, 17]
     """
-    b = torch.floor(theta_deg / spec.angle_bin_deg).long()
+    b = torch.floor(theta_deg / spec.angle_bin_deg + EDGE_SHIFT).long()
     return b.clamp_(0, spec.n_angle_bins - 1)
 
 
@@ -168,23 +178,30 @@ def _neighbour_slots(
     edge_index: torch.Tensor,
     edge_distance: torch.Tensor,
     num_nodes: int,
-    triplet_cutoff: float,
-    max_neighbors: int,
+    spec: MotifMemorySpec,
 ) -> torch.Tensor:
     """Kept edge ids per centre, nearest first: [A, W], -1 where empty.
 
-    Only centres with at least two kept edges get a row (A of them, in centre order);
-    W = the largest number of kept edges of any centre (<= ``max_neighbors``).
+    Kept: shorter than ``spec.triplet_cutoff`` and not farther than the K-th nearest
+    such edge + ``spec.triplet_tie_tolerance``. Only centres with at least two kept
+    edges get a row (A of them, in centre order); W = the most kept edges of any centre.
     """
-    cand = _sorted_candidates(edge_index, edge_distance, triplet_cutoff)  # [C]
+    k = spec.max_triplet_neighbors
+    cand = _sorted_candidates(edge_index, edge_distance, spec.triplet_cutoff)  # [C]
     centre = edge_index[1].index_select(0, cand)  # [C], sorted
+    dist = edge_distance.index_select(0, cand)  # [C], ascending within a centre
     counts = torch.bincount(centre, minlength=num_nodes)  # [N]
     starts = torch.cumsum(counts, 0) - counts  # [N]
     rank = torch.arange(cand.shape[0], device=cand.device) - starts.index_select(0, centre)  # [C]
-    kept = counts.clamp(max=max_neighbors)  # [N]
+    # farthest kept distance per centre: the K-th nearest + tolerance (inf if fewer than K)
+    reach = torch.full((num_nodes,), torch.inf, dtype=dist.dtype, device=dist.device)  # [N]
+    at_k = torch.nonzero(rank == k - 1).squeeze(1)  # [<=N]
+    reach[centre.index_select(0, at_k)] = dist.index_select(0, at_k) + spec.triplet_tie_tolerance
+    keep = (rank < k) | (dist <= reach.index_select(0, centre))  # [C], a prefix per centre
+    kept = torch.bincount(centre[keep], minlength=num_nodes)  # [N]
     width = int(kept.max()) if num_nodes else 0
     row_of = torch.cumsum(kept >= 2, 0) - 1  # [N] row of each centre with >= 2 kept edges
-    keep = (rank < max_neighbors) & (kept.index_select(0, centre) >= 2)  # [C]
+    keep &= kept.index_select(0, centre) >= 2
     keep = torch.nonzero(keep).squeeze(1)  # [C']
     slots = torch.full(
         (int(row_of[-1]) + 1 if num_nodes else 0, width),
@@ -215,29 +232,32 @@ def _pair_slots(slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
 
 
 def triplet_pairs(
-    edge_index: torch.Tensor,
-    edge_distance: torch.Tensor,
-    num_nodes: int,
-    triplet_cutoff: float,
-    max_neighbors: int,
+    edge_index: torch.Tensor, edge_distance: torch.Tensor, num_nodes: int, spec: MotifMemorySpec
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Ordered pairs of distinct edges (j -> i, k -> i) sharing centre i.
 
-    Only edges shorter than ``triplet_cutoff`` and among the ``max_neighbors`` nearest
-    edges of their centre take part (ties in distance broken by edge index). Returns
-    (triplet_edge [T], triplet_partner [T]) as edge indices, grouped by edge.
+    Only edges shorter than ``spec.triplet_cutoff`` and among the K =
+    ``spec.max_triplet_neighbors`` nearest edges of their centre take part, plus any edge
+    within ``spec.triplet_tie_tolerance`` of the K-th nearest distance (so a shell of
+    equidistant neighbours is kept whole). Returns (triplet_edge [T], triplet_partner
+    [T]) as edge indices, grouped by edge (centre, then edge, then partner by distance).
 
     Algorithm (no Python loops): sort candidate edges by (centre, distance), rank
-    within each centre, keep rank < K in a dense [centres, K] slot table; every
-    ordered pair of distinct filled slots of a row is a triplet (a [A, K, K] mask,
-    read in row-major order: centre, then edge, then partner by distance).
+    within each centre, keep the nearest in a dense [centres, W] slot table; every
+    ordered pair of distinct filled slots of a row is a triplet (a [A, W, W] mask,
+    read in row-major order).
 
     >>> ei = torch.tensor([[1, 2, 3, 0], [0, 0, 0, 1]])
-    >>> e, p = triplet_pairs(ei, torch.tensor([1.0, 2.0, 5.0, 1.0]), 4, 4.0, 12)
+    >>> dist = torch.tensor([1.0, 2.0, 5.0, 1.0])
+    >>> e, p = triplet_pairs(ei, dist, 4, MotifMemorySpec(cutoff=6.0))
     >>> e.tolist(), p.tolist()
     ([0, 1], [1, 0])
+    >>> ei = torch.tensor([[1, 2, 3], [0, 0, 0]])  # K = 1, but edges 0 and 1 tie
+    >>> spec = MotifMemorySpec(cutoff=6.0, max_triplet_neighbors=1)
+    >>> triplet_pairs(ei, torch.tensor([1.0, 1.0, 3.0]), 4, spec)[0].tolist()
+    [0, 1]
     """
-    slots = _neighbour_slots(edge_index, edge_distance, num_nodes, triplet_cutoff, max_neighbors)
+    slots = _neighbour_slots(edge_index, edge_distance, num_nodes, spec)
     own_slot, partner_slot, _ = _pair_slots(slots)  # [T] x2
     return slots.view(-1)[own_slot], slots.view(-1)[partner_slot]
 
@@ -258,7 +278,8 @@ def extract_motifs(
         atomic_numbers: [N] int, all < 128.
         spec: bins, triplet cutoff and K.
 
-    θ is the angle at i between the two edge vectors (``acos`` of the clamped cosine).
+    θ is the angle at i between the two edge vectors (``acos`` of the clamped cosine);
+    which edges pair up is ``triplet_pairs``'s rule (K nearest, ties within tolerance kept).
     An atom may be its own periodic neighbour: every edge (image) is distinct. Triplets
     are computed densely per centre ([A, K, K], see ``triplet_pairs``) so no per-triplet
     gathers are needed; the cost is bounded by N * K * K.
@@ -285,9 +306,7 @@ def extract_motifs(
     zj, zi = z.index_select(0, j), z.index_select(0, i)  # [E]
     pair_key = (zj << 17) | (zi << 10) | pair_bin  # [E]
 
-    slots = _neighbour_slots(
-        edge_index, edge_distance, z.shape[0], spec.triplet_cutoff, spec.max_triplet_neighbors
-    )  # [A, W]
+    slots = _neighbour_slots(edge_index, edge_distance, z.shape[0], spec)  # [A, W]
     own_slot, partner_slot, pair_pos = _pair_slots(slots)  # [T] x3
     edge = slots.clamp_min(0)  # [A, W] (empty slots read edge 0; no pair uses them)
     dist = edge_distance.index_select(0, edge.view(-1)).clamp_min(1e-12)  # [A*W]

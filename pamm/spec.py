@@ -37,6 +37,9 @@ class MotifMemorySpec:
         pair_bin_width: Δr of the pair distance bins, Å.
         triplet_cutoff: both edges of a triplet must be shorter than this, Å.
         max_triplet_neighbors: K, only the K nearest edges of a centre form triplets.
+        triplet_tie_tolerance: Å; edges at most this much farther than the K-th nearest
+            are kept too, so an equidistant shell is never cut by float noise (as
+            fairchem's ``enforce_max_neighbors_strictly=False``, which uses 0.01 Å).
         angle_bin_deg: Δθ of the angle bins, degrees.
         pair_buckets / triplet_buckets: rows M of each table (per head).
         heads: H hash heads per table (lookups are concatenated).
@@ -50,6 +53,7 @@ class MotifMemorySpec:
     pair_bin_width: float = 0.10
     triplet_cutoff: float = 4.0
     max_triplet_neighbors: int = 12
+    triplet_tie_tolerance: float = 0.01
     angle_bin_deg: float = 10.0
     pair_buckets: int = 4096
     triplet_buckets: int = 16384
@@ -76,6 +80,11 @@ class MotifMemorySpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"MotifMemorySpec.{name}={value!r} must be an integer > 0")
+        tol = self.triplet_tie_tolerance
+        if not isinstance(tol, int | float) or not math.isfinite(tol) or tol < 0:
+            raise ValueError(
+                f"MotifMemorySpec.triplet_tie_tolerance={tol!r} must be a finite number >= 0"
+            )
         if isinstance(self.hash_seed, bool) or not isinstance(self.hash_seed, int):
             raise ValueError(f"MotifMemorySpec.hash_seed={self.hash_seed!r} must be an integer")
         if self.hash_seed < 0:

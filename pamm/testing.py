@@ -19,6 +19,7 @@ import torch
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
+from pamm.keys import EDGE_SHIFT
 from pamm.spec import MotifMemorySpec
 
 __all__ = [
@@ -76,8 +77,9 @@ def reference_triplets(
     """Slow, obvious triplet enumeration: sorted list of (edge j->i, edge k->i, packed key).
 
     For each centre i: its edges shorter than ``spec.triplet_cutoff``, sorted by distance
-    (ties by edge position), the first ``spec.max_triplet_neighbors`` kept; every ordered
-    pair of two different kept edges is a triplet with θ = angle between their vectors.
+    (ties by edge position), the first K = ``spec.max_triplet_neighbors`` kept plus any
+    within ``spec.triplet_tie_tolerance`` of the K-th distance; every ordered pair of two
+    different kept edges is a triplet with θ = angle between their vectors.
     """
     centre = edges["edge_index"][1]
     neigh = edges["edge_index"][0]
@@ -86,14 +88,16 @@ def reference_triplets(
     for i in sorted(set(centre.tolist())):
         mine = [e for e in range(len(centre)) if centre[e] == i and dist[e] < spec.triplet_cutoff]
         mine.sort(key=lambda e: (dist[e], e))
-        mine = mine[: spec.max_triplet_neighbors]
+        if len(mine) > spec.max_triplet_neighbors:
+            reach = dist[mine[spec.max_triplet_neighbors - 1]] + spec.triplet_tie_tolerance
+            mine = [e for e in mine if dist[e] <= reach]
         for a in mine:
             for b in mine:
                 if a == b:
                     continue
                 cos = float(np.dot(vec[a], vec[b]) / (dist[a] * dist[b]))
                 theta = math.degrees(math.acos(max(-1.0, min(1.0, cos))))
-                abin = min(int(theta // spec.angle_bin_deg), spec.n_angle_bins - 1)
+                abin = min(int(theta / spec.angle_bin_deg + EDGE_SHIFT), spec.n_angle_bins - 1)
                 zj, zi, zk = (int(atomic_numbers[x]) for x in (neigh[a], i, neigh[b]))
                 key = zj << 24 | zi << 17 | zk << 10 | abin
                 out.append((a, b, key))
@@ -132,6 +136,25 @@ def random_crystal(
             numbers = rng.choice(elements, size=n_atoms)
             return Atoms(numbers=numbers, scaled_positions=np.array(frac), cell=cell, pbc=True)
     raise RuntimeError("could not place atoms at the requested minimum distance")
+
+
+def ideal_crystals() -> list[Atoms]:
+    """Unrattled high-symmetry crystals whose angles (60°, 90°, 120°, 180°) and some
+    distances (3.0 Å) sit exactly on bin edges and whose shells are cut by K = 12.
+
+    Rotating them is the hard case for invariance: float noise alone must not move a
+    motif to another bin or split a shell of equidistant neighbours.
+    """
+    from ase.build import bulk
+
+    return [
+        bulk("Cu", "fcc", a=3.6, cubic=True),
+        bulk("Fe", "bcc", a=2.87, cubic=True),
+        bulk("NaCl", "rocksalt", a=5.64),
+        bulk("Mg", "hcp", a=3.21, c=5.21),
+        bulk("Si", "diamond", a=5.43),
+        bulk("Po", "sc", a=3.0),
+    ]
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:

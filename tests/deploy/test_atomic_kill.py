@@ -17,12 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from ase.io import write
+
+from tests.analysis.test_pipeline import tiny_dataset
 
 REPO = Path(__file__).resolve().parents[2]
-FAMILIES = ("rattled-300", "rattled-relax", "aimd-from-PBE-3000-nvt")
 #: artifacts that differ between the two runs (analysed structures 9 vs 15)
 DATA_DEPENDENT = ("pair_motifs.parquet", "triplet_motifs.parquet", "metrics.json")
 
@@ -43,20 +42,6 @@ def _checkpoint(path: Path) -> Path:
     )
     ckpt.model_state_dict = build_model(ckpt, strict=False).state_dict()
     return save_checkpoint(attach_pamm(ckpt, {"pair_buckets": 64, "triplet_buckets": 128}), path)
-
-
-def _dataset(path: Path, n: int = 18) -> Path:
-    from pamm.testing import random_crystal
-
-    rng = np.random.default_rng(0)
-    frames = []
-    for k in range(n):
-        atoms = random_crystal(rng, n_atoms=4)
-        atoms.info["family"] = FAMILIES[k % len(FAMILIES)]
-        atoms.info["sid"] = f"kill-{k}"
-        frames.append(atoms)
-    write(path, frames, format="extxyz")
-    return path
 
 
 def _command(checkpoint: Path, data: Path, out: Path, per_family: int) -> list[str]:
@@ -129,7 +114,7 @@ def test_sigkill_mid_write_leaves_the_previous_run_intact(tmp_path: Path) -> Non
     from analysis import load_run
 
     checkpoint = _checkpoint(tmp_path / "tiny.pt")
-    data = _dataset(tmp_path / "tiny.extxyz")
+    data = tiny_dataset(tmp_path / "tiny.extxyz", n=18)
     first = tmp_path / "first"
     done = subprocess.run(
         _command(checkpoint, data, first, per_family=3),

@@ -16,7 +16,14 @@ from pamm.keys import (
     unpack_triplet_key,
 )
 from pamm.spec import MotifMemorySpec
-from pamm.testing import ase_edges, random_crystal, reference_triplets
+from pamm.testing import (
+    ase_edges,
+    ideal_crystals,
+    random_crystal,
+    random_rotation,
+    reference_triplets,
+    rotate_atoms,
+)
 
 
 def test_packing_round_trip_numpy_torch_int() -> None:
@@ -175,3 +182,29 @@ def test_no_edges_and_bad_inputs() -> None:
             torch.tensor([1]),
             spec,
         )
+
+
+def _motif_signature(atoms: Atoms, spec: MotifMemorySpec) -> list[tuple]:
+    """Sorted (pair key, sorted triplet keys of the edge) over edges inside the cutoff."""
+    edges = ase_edges(atoms, spec.cutoff)
+    vec = torch.from_numpy(edges["edge_distance_vec"]).float()  # float32, as in the model
+    ei = torch.from_numpy(edges["edge_index"])
+    keys = extract_motifs(ei, vec.norm(dim=1), vec, torch.from_numpy(atoms.numbers), spec)
+    partners: dict[int, list[int]] = {}
+    for e, key in zip(keys.triplet_edge.tolist(), keys.triplet_key.tolist(), strict=True):
+        partners.setdefault(e, []).append(key)
+    inside = edges["edge_distance"] < spec.cutoff - 1e-3  # an edge at the cutoff is noise
+    return sorted(
+        (int(keys.pair_key[e]), tuple(sorted(partners.get(e, [])))) for e in np.flatnonzero(inside)
+    )
+
+
+@pytest.mark.parametrize("atoms", ideal_crystals(), ids=lambda a: a.get_chemical_formula())
+def test_ideal_crystals_have_the_same_motifs_in_every_orientation(atoms: Atoms) -> None:
+    # 60°/90°/3.0 Å sit on bin edges and K = 12 cuts shells: float noise must not matter
+    spec = MotifMemorySpec(cutoff=6.0)
+    rng = np.random.default_rng(5)
+    want = _motif_signature(atoms, spec)
+    for _ in range(8):
+        moved = rotate_atoms(atoms, random_rotation(rng), rng.normal(size=3))
+        assert _motif_signature(moved, spec) == want

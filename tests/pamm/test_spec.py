@@ -42,6 +42,8 @@ def test_round_trip_through_json() -> None:
         ({"triplet_buckets": -5}, "triplet_buckets"),
         ({"heads": 0}, "heads"),
         ({"max_triplet_neighbors": 0}, "max_triplet_neighbors"),
+        ({"triplet_tie_tolerance": -0.01}, "triplet_tie_tolerance"),
+        ({"triplet_tie_tolerance": float("nan")}, "triplet_tie_tolerance"),
         ({"pair_bin_width": 0.001}, "n_pair_bins"),
         ({"angle_bin_deg": 0.1}, "n_angle_bins"),
         ({"hash_seed": -1}, "hash_seed"),
