@@ -57,7 +57,7 @@ def test_save_load_roundtrip(tmp_path, occurrences):
 
 @pytest.mark.parametrize("size", [1, 3, 8])
 def test_top_per_key_matches_brute_force_even_with_32bit_ties(size):
-    from analysis.census import top_per_key
+    from analysis.reservoir import top_per_key
 
     rng = np.random.default_rng(size)
     n = 5000
