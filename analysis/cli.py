@@ -4,6 +4,9 @@
 
 Idempotent: re-running with unchanged inputs does nothing; a changed analysis setting
 reuses the stored census. ``--chemiscope`` also writes ``chemiscope.json.gz``.
+``--probes N`` also stores the causal probes of N evenly spaced structures (first-order
+attribution of every bucket, exact check of the top ``--probe-top-k``, reliance) for
+the Interventions page; see docs/PROBES.md.
 """
 
 from __future__ import annotations
@@ -35,6 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--heldout", nargs="*", default=None, help="held-out family names")
     parser.add_argument("--chemiscope", action="store_true", help="also export chemiscope JSON")
+    parser.add_argument(
+        "--probes", type=int, default=0, metavar="N",
+        help="also store causal probes of N evenly spaced structures (default 0 = none)",
+    )  # fmt: skip
+    parser.add_argument("--probe-replace", choices=("zero", "mean"), default="zero")
+    parser.add_argument(
+        "--probe-top-k", type=int, default=10, help="buckets checked by exact ablation",
+    )  # fmt: skip
     parser.add_argument("--force", action="store_true", help="recompute even if up to date")
 
 
@@ -45,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_per_family is not None and args.max_per_family < 0:
         print("pamm analyze: --max-per-family must be >= 0", file=sys.stderr)
+        return 2
+    if args.probes < 0 or args.probe_top_k < 1:
+        print("pamm analyze: --probes must be >= 0 and --probe-top-k >= 1", file=sys.stderr)
         return 2
     try:
         out = run_analysis(
@@ -57,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
             heldout=tuple(HELDOUT_FAMILIES if args.heldout is None else args.heldout),
             embedding=args.embedding,
             force=args.force,
+            probes=args.probes,
+            probe_replace=args.probe_replace,
+            probe_top_k=args.probe_top_k,
         )
     except (FileNotFoundError, ValueError) as err:
         print(f"pamm analyze: {err}", file=sys.stderr)

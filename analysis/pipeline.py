@@ -34,6 +34,13 @@ from analysis.io import (
     staging_dir,
     write_manifest,
 )
+from analysis.probe_artifacts import (
+    compute_probes,
+    copy_probes,
+    has_probes,
+    probe_settings,
+    write_probes,
+)
 from analysis.runner import (
     census_from_graphs,
     census_from_model,
@@ -161,6 +168,9 @@ def run_analysis(
     latent_structures: int = 64,
     force: bool = False,
     tqdm_bar: bool = True,
+    probes: int = 0,
+    probe_replace: str = "zero",
+    probe_top_k: int = 10,
 ) -> Path:
     """Compute (or reuse) the census and all artifacts; returns the run directory.
 
@@ -170,6 +180,8 @@ def run_analysis(
     family are analysed (None: all); the counts land in the manifest. With a
     ``baseline`` model/checkpoint, GFRE/LFRE between its node features and the PaMM
     model's on the first ``latent_structures`` selected structures go into metrics.
+    With ``probes`` > 0, the causal probes (``analysis.probe_artifacts``) of that many evenly
+    spaced structures are stored too (kept, not recomputed, while their inputs are unchanged).
     """
     out = Path(out)
     t_start = time.perf_counter()
@@ -214,8 +226,19 @@ def run_analysis(
     stats_fp = _fingerprint(census_fp, stats_settings)
     old = _old_manifest(out)
     stages = (old or {}).get("stages", {})
+    if probes and (not spec.uses_memory or spec.mode == "mlp"):
+        raise ValueError(f"probes need hashed memory tables; this model has mode={spec.mode!r}")
+    # requested probes, or still-valid stored ones (same checkpoint, data, spec) to keep
+    probe_cfg = probe_settings(
+        probes, replace=probe_replace, top_k=probe_top_k, batch_size=batch_size
+    ) if probes else (old or {}).get("settings", {}).get("probes")  # fmt: skip
+    probes_fp = _fingerprint(ckpt, fingerprint, spec.to_dict(), probe_cfg) if probe_cfg else None
+    probes_ok = probes_fp is not None and stages.get("probes") == probes_fp and has_probes(out)
+    if not probes and not probes_ok:
+        probe_cfg = probes_fp = None  # stale stored probes are dropped
     complete = all((out / n).is_file() for n in [*PARQUET_ARTIFACTS, "table_rows.npz"])
-    if not force and old and stages.get("statistics") == stats_fp and complete:
+    up_to_date = old and stages.get("statistics") == stats_fp and complete
+    if not force and up_to_date and (probe_cfg is None or probes_ok):
         report(1.0, "up to date")
         return out
 
@@ -243,13 +266,21 @@ def run_analysis(
         timings["census_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    sub = None if progress is None else (lambda f, m: report(0.8 + 0.19 * f, m))
+    span = 0.1 if probe_cfg else 0.19  # probes take 0.9 .. 0.99
+    sub = None if progress is None else (lambda f, m: report(0.8 + span * f, m))
     metrics = write_artifacts(
         stage, census, spec, _table_rows(model), heldout=tuple(heldout),
         sids=structure_sids(selection), embedding=embedding,
         max_embedding_points=max_embedding_points, progress=sub,
     )  # fmt: skip
     timings["statistics_s"] = time.perf_counter() - t0
+    if probe_cfg is not None and probes_ok and not (probes and force):
+        copy_probes(out, stage)
+    elif probe_cfg is not None:
+        t0 = time.perf_counter()
+        sub = None if progress is None else (lambda f, m: report(0.9 + 0.09 * f, f"probes: {m}"))
+        write_probes(stage, compute_probes(model, source, probe_cfg, progress=sub))
+        timings["probes_s"] = time.perf_counter() - t0
     if baseline is not None:
         t0 = time.perf_counter()
         report(0.99, "latent comparison (GFRE/LFRE)")
@@ -277,10 +308,19 @@ def run_analysis(
             "per_family": selection.per_family(),
         },
         "spec": spec.to_dict(),
-        "settings": {**census_settings, **stats_settings, "batch_size": batch_size},
+        "settings": {
+            **census_settings,
+            **stats_settings,
+            "batch_size": batch_size,
+            **({"probes": probe_cfg} if probe_cfg else {}),
+        },
         "families": census.families,
         "heldout_families": list(heldout),
-        "stages": {"census": census_fp, "statistics": stats_fp},
+        "stages": {
+            "census": census_fp,
+            "statistics": stats_fp,
+            **({"probes": probes_fp} if probes_fp else {}),
+        },
         "artifacts": sorted(
             {p.name for p in stage.iterdir() if not p.name.startswith(".")} | {"manifest.json"}
         ),

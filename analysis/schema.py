@@ -24,6 +24,9 @@ __all__ = [
     "MANIFEST_KEYS",
     "NPZ_ARTIFACTS",
     "PARQUET_ARTIFACTS",
+    "PROBES_JSON",
+    "PROBES_VERSION",
+    "PROBE_ARTIFACTS",
     "SCHEMA_VERSION",
     "TABLES",
     "Column",
@@ -173,6 +176,60 @@ NPZ_ARTIFACTS: dict[str, tuple[str, ...]] = {
 
 #: JSON artifacts beside the manifest.
 JSON_ARTIFACTS = ("metrics.json",)
+
+#: Version of the optional probes artifact (``probes.json["settings"]["version"]``).
+PROBES_VERSION = 1
+
+#: Settings, probed structures and correlations of the optional probes artifact.
+PROBES_JSON = "probes.json"
+
+_EFFECT_COLUMNS = (
+    Column("d_energy", "float64", "first-order ΔE of replacing the row (meV/atom)"),
+    Column("d_force_rms", "float64", "first-order Δ RMS force (meV/Å)"),
+)
+
+#: Optional artifacts of ``pamm analyze --probes N`` (``analysis.probe_artifacts``).
+#: Absent in most runs; ``load_run`` does not require them and SCHEMA_VERSION is unchanged.
+PROBE_ARTIFACTS: dict[str, tuple[Column, ...]] = {
+    "attribution.parquet": (
+        Column("table", "string", "pair or triplet"),
+        Column("head", "int64", "hash head"),
+        Column("bucket", "int64", "row of the table"),
+        Column("structure", "int64", "index among the probed structures"),
+        Column("dataset_index", "int64", "index of the structure in the dataset"),
+        Column("n_lookups", "int64", "lookups of this row in this structure"),
+        Column("gate_sum", "float64", "sum of the per-edge mean gate over those lookups"),
+        *_EFFECT_COLUMNS,
+    ),
+    "attribution_agreement.parquet": (
+        Column("table", "string", "pair or triplet"),
+        Column("head", "int64", "hash head"),
+        Column("bucket", "int64", "row of the table (top-k by first-order |ΔE|)"),
+        Column("n_structures", "int64", "probed structures where the row fires"),
+        Column("gate_mean", "float64", "mean gate over the lookups"),
+        Column("d_energy", "float64", "first-order ΔE, mean over those structures (meV/atom)"),
+        Column("abs_d_energy", "float64", "first-order |ΔE|, mean (meV/atom)"),
+        Column("exact_d_energy", "float64", "exact-ablation ΔE, mean (meV/atom)"),
+        Column("exact_abs_d_energy", "float64", "exact-ablation |ΔE|, mean (meV/atom)"),
+        Column("exact_d_force", "float64", "exact mean per-atom |ΔF| (meV/Å)"),
+        Column("exact_d_force_rms", "float64", "exact Δ RMS force (meV/Å)"),
+    ),
+    "reliance.parquet": (
+        Column("structure", "int64", "index among the probed structures"),
+        Column("family", "string", "its family"),
+        Column("n_atoms", "int64", "atoms"),
+        Column("d_energy", "float64", "ΔE with the whole memory off (meV/atom)"),
+        Column("d_force", "float64", "mean per-atom |ΔF| with the memory off (meV/Å)"),
+        # plus d_energy_<table>, d_force_<table> for each table the mode has
+    ),
+    "reliance_atoms.parquet": (
+        Column("structure", "int64", "index among the probed structures"),
+        Column("atom", "int64", "atom index in the structure"),
+        Column("Z", "int64", "atomic number"),
+        Column("element", "string", "element symbol"),
+        Column("d_force", "float64", "|ΔF| of the atom with the memory off (meV/Å)"),
+    ),
+}
 
 #: Keys every manifest.json holds.
 MANIFEST_KEYS: dict[str, str] = {

@@ -7,7 +7,9 @@ Without ``--checkpoint`` a tiny PaMM model with randomised memory runs on random
 Times ``analysis.probes.bucket_attribution`` over all structures (every occupied bucket,
 energy and RMS-force targets) and the exact ablation of the top ``--buckets`` buckets
 (on the structures where each fires); prints JSON with both times, the extrapolated
-time of exactly ablating every occupied bucket, and the Spearman correlations.
+time of exactly ablating every occupied bucket, the Spearman correlations, per-structure
+and per-bucket rates, and the machine's load average before and after (the machine is
+shared: ``os.getloadavg()``).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.checkpoint and not args.data:
         parser.error("--checkpoint needs --data")
     torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
     model, atoms, source = _inputs(args)
 
     bar, progress = _bar("attribution")
@@ -91,6 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     t_exact = time.perf_counter() - start
     bar.close()
+    fired = int(frame["n_structures"].sum()) if len(frame) else 0
     result = {
         "benchmark": "attribution",
         **source,
@@ -99,12 +103,19 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": args.threads,
         "occupied_buckets": n_buckets,
         "attribution_seconds": round(t_attr, 3),
+        "attribution_seconds_per_structure": round(t_attr / max(len(atoms), 1), 4),
         "attribution_forces": not args.no_forces,
         "exact_buckets": len(frame),
+        "exact_bucket_structure_pairs": fired,
         "exact_seconds": round(t_exact, 3),
         "exact_seconds_per_bucket": round(t_exact / max(len(frame), 1), 4),
+        "exact_seconds_per_bucket_structure": round(t_exact / max(fired, 1), 4),
         "exact_all_buckets_seconds_estimate": round(t_exact / max(len(frame), 1) * n_buckets, 1),
         **{k: round(v, 4) for k, v in corr.items()},
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
     }
     text = json.dumps(result, indent=2)
     print(text)

@@ -19,15 +19,38 @@ if not ckpt.get("path"):
     st.warning("This run was computed from an in-memory model: no checkpoint to probe.")
     st.stop()
 
-c1, c2, c3 = st.columns(3)
-n_structures = c1.slider("Structures probed", 4, 200, 24, step=4, key="iv_n")
-replace = c2.radio("Replace by", ["zero", "mean"], horizontal=True, key="iv_replace")
-top_k = c3.slider("Exact ablations (top-k buckets)", 3, 50, 10, key="iv_topk")
-
-from analysis.probes import ablation_effect, probe_run, probe_structures  # noqa: E402
+from analysis.io import RunError  # noqa: E402
+from analysis.probe_artifacts import load_probes  # noqa: E402
+from analysis.probes import ablation_effect, predict, probe_run, probe_structures  # noqa: E402
 from pamm.ablation import Ablation  # noqa: E402
 
 stamp = manifest_stamp(run.path)
+try:  # written by `pamm analyze --probes N`; absent in most runs
+    stored = cached(("probes-stored", str(run.path), stamp), lambda: load_probes(run.path))
+except RunError as err:
+    st.warning(f"Ignoring the stored probes of this run: {err}")
+    stored = None
+defaults = (stored or {}).get("settings") or {"n_structures": 24, "replace": "zero", "top_k": 10}
+
+c1, c2, c3 = st.columns(3)
+n_structures = c1.slider(
+    "Structures probed", 1, max(200, defaults["n_structures"]), defaults["n_structures"], key="iv_n"
+)
+replace = c2.radio(
+    "Replace by",
+    ["zero", "mean"],
+    index=["zero", "mean"].index(defaults["replace"]),
+    horizontal=True,
+    key="iv_replace",
+)
+top_k = c3.slider(
+    "Exact ablations (top-k buckets)",
+    1,
+    max(50, defaults["top_k"]),
+    defaults["top_k"],
+    key="iv_topk",
+)
+
 try:
     model = load_model(ckpt["path"], str(ckpt.get("sha256")))
     atoms, families, indices = cached(
@@ -38,19 +61,35 @@ except (OSError, ValueError, RuntimeError) as err:
     st.error(f"Cannot probe this run: {err}")
     st.stop()
 
-bar = st.progress(0.0, text="Probes (computed once per run and settings)…")
-probes = cached(
-    ("probes", str(run.path), stamp, n_structures, replace, top_k),
-    lambda: probe_run(
-        model,
-        atoms,
-        families,
-        replace=replace,
-        top_k=top_k,
-        progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg),
-    ),
-)
-bar.empty()
+settings = {"n_structures": n_structures, "replace": replace, "top_k": top_k}
+if (
+    stored is not None
+    and all(stored["settings"][k] == v for k, v in settings.items())
+    and stored["dataset_index"] == indices
+):
+    probes = stored
+    st.caption(
+        f"Probes stored in the run by `pamm analyze --probes {n_structures}` "
+        f"(replace={replace}, top-k={top_k}); other settings are computed here."
+    )
+else:
+    bar = st.progress(0.0, text="Probes (computed once per run and settings)…")
+    probes = cached(
+        ("probes", str(run.path), stamp, n_structures, replace, top_k),
+        lambda: probe_run(
+            model,
+            atoms,
+            families,
+            replace=replace,
+            top_k=top_k,
+            progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg),
+        ),
+    )
+    bar.empty()
+    st.caption(
+        "Probes computed here for these settings (kept while the app runs); "
+        f"`pamm analyze --probes {n_structures}` stores them in the run."
+    )
 
 corr = probes["spearman"]
 m1, m2, m3, m4 = st.columns(4)
@@ -147,9 +186,13 @@ with tab_pick:
             "Motif (by count)", keys, key="iv_motif", format_func=lambda k: f"{labels[k]} (key {k})"
         )
         ablation = Ablation("motif", table=table, key=int(key), replace=replace)
+    # unablated predictions once per structure set, shared by every pick (same batches)
+    reference = cached(
+        ("reference", str(run.path), stamp, n_structures), lambda: predict(model, atoms)
+    )
     effect, per_atom = cached(
         ("ablation", str(run.path), stamp, n_structures, ablation),
-        lambda: ablation_effect(model, atoms, ablation, per_atom=True),
+        lambda: ablation_effect(model, atoms, ablation, per_atom=True, reference=reference),
     )
     fires = effect[(effect["d_energy"] != 0) | (effect["d_force"] != 0)].copy()
     if fires.empty:

@@ -148,3 +148,24 @@ def test_reliance_per_family_and_element(model):
     assert set(elem.index) == {"Na", "Cl", "Mg", "O", "Li", "F"}
     assert elem.loc["Na", "n_atoms"] == 2
     assert isinstance(summary["family"], pd.DataFrame)
+
+
+def test_shared_reference_equals_paired_passes_bitwise(model):
+    from analysis.probes import predict
+    from pamm.keys import pack_pair_key
+
+    atoms = _structures()
+    ab = Ablation("table", table="triplet")
+    paired = ablation_effect(model, atoms, ab, batch_size=3)
+    reference = predict(model, atoms, batch_size=3)
+    shared = ablation_effect(model, atoms, ab, batch_size=3, reference=reference)
+    pd.testing.assert_frame_equal(paired, shared, check_exact=True)
+    # a motif no structure has (H-H at 0-0.1 Å): exactly zero effect with the reference too
+    absent = Ablation("motif", table="pair", key=int(pack_pair_key(1, 1, 0)))
+    none = ablation_effect(model, atoms, absent, batch_size=3, reference=reference)
+    assert (none["d_energy"] == 0).all() and (none["d_force"] == 0).all()
+    sub = reference.take([2, 0])
+    assert sub.natoms.tolist() == [len(atoms[2]), len(atoms[0])]
+    assert sub.forces.shape == (len(atoms[2]) + len(atoms[0]), 3)
+    with pytest.raises(ValueError, match="reference holds"):
+        ablation_effect(model, atoms[:2], ab, reference=reference)

@@ -49,3 +49,49 @@ def test_interventions_page_probes_the_checkpoint(app_test):
     at.radio(key="iv_kind").set_value("motif").run()
     assert not at.exception, [e.value for e in at.exception]
     assert sum(1 for k in _store() if k[0] == "probes") == n_before
+
+
+@pytest.fixture(scope="module")
+def probed_root(runs_root, tmp_path_factory):
+    """A runs root whose run holds the probes artifact (``pamm analyze --probes 8``)."""
+    from analysis import run_analysis
+    from tests.app.conftest import FAMILIES
+
+    root = tmp_path_factory.mktemp("probed-runs")
+    run_analysis(
+        runs_root.parent / "tiny-pamm.pt", runs_root.parent / "structures.extxyz",
+        root / "probed", heldout=FAMILIES[-1:], embedding="pca", tqdm_bar=False,
+        probes=8, probe_top_k=5,
+    )  # fmt: skip
+    return root
+
+
+@pytest.mark.slow
+def test_interventions_page_reads_the_stored_probes(app_env, probed_root, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from analysis.probe_artifacts import load_probes
+    from app.interventions import _store
+
+    monkeypatch.setenv("PAMM_RUNS_ROOT", str(probed_root))
+    monkeypatch.setenv("PAMM_RUN", "probed")
+    run_dir = str(probed_root / "probed")
+    stored = load_probes(run_dir)
+    at = _open(AppTest.from_file("../../app/streamlit_app.py", default_timeout=120))
+    assert at.slider(key="iv_n").value == 8 and at.slider(key="iv_topk").value == 5
+    assert any("stored in the run" in c.value for c in at.caption)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Spearman |ΔE| first-order vs exact"] == (
+        f"{stored['spearman']['spearman_abs_energy']:.2f}"
+    )
+    effects = _frame(at, "table", "head", "bucket", "abs_d_energy", "gate_mean")
+    assert len(effects) == len(stored["effects"])
+    keys = [k for k in _store() if k[1:2] == (run_dir,)]
+    assert any(k[0] == "probes-stored" for k in keys)
+    assert not any(k[0] == "probes" for k in keys), "stored probes were recomputed"
+
+    # other settings fall back to computing them here
+    at.slider(key="iv_topk").set_value(3).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("computed here" in c.value for c in at.caption)
+    assert any(k[0] == "probes" and k[1] == run_dir for k in _store())

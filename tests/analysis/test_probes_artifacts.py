@@ -1,0 +1,117 @@
+"""The optional probes artifact: round trip, ``pamm analyze --probes``, old runs still load."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from analysis import load_run, run_analysis
+from analysis.data import StructureSource
+from analysis.io import RunError
+from analysis.probe_artifacts import (
+    compute_probes,
+    has_probes,
+    load_probes,
+    probe_settings,
+    write_probes,
+)
+from analysis.schema import PROBE_ARTIFACTS, PROBES_JSON
+from pamm.cli import main
+from tests.analysis.conftest import tiny_checkpoint
+from tests.analysis.test_pipeline import memory_model, tiny_dataset
+
+
+def _assert_same(loaded: dict, computed: dict) -> None:
+    for key in ("attribution", "effects", "agreement", "gate_vs_effect", "reliance"):
+        pd.testing.assert_frame_equal(loaded[key], computed[key], check_exact=True)
+    pd.testing.assert_frame_equal(loaded["reliance_atoms"], computed["reliance_atoms"])
+    for part in ("family", "element"):
+        pd.testing.assert_frame_equal(loaded["summary"][part], computed["summary"][part])
+    assert loaded["spearman"] == pytest.approx(computed["spearman"], nan_ok=True)
+    assert loaded["dataset_index"] == computed["dataset_index"]
+    assert loaded["settings"] == computed["settings"]
+
+
+def test_artifact_round_trips_the_in_memory_probes(tmp_path):
+    data = tiny_dataset(tmp_path / "tiny.extxyz", n=6)
+    model = memory_model()
+    settings = probe_settings(4, top_k=3, batch_size=4)
+    computed = compute_probes(model, StructureSource.open([data]), settings)
+    assert computed["dataset_index"] == [0, 2, 3, 5]  # evenly spaced over 6
+    assert len(computed["agreement"]) == 3
+    write_probes(tmp_path, computed)
+    assert has_probes(tmp_path)
+    for name, columns in PROBE_ARTIFACTS.items():
+        names = pq.read_schema(tmp_path / name).names
+        assert {c.name for c in columns} <= set(names), name
+    stored = pd.read_parquet(tmp_path / "attribution.parquet")
+    expected = [computed["dataset_index"][s] for s in stored["structure"]]
+    assert stored["dataset_index"].tolist() == expected
+    _assert_same(load_probes(tmp_path), computed)
+
+    # a malformed artifact is refused, naming the file
+    pd.read_parquet(tmp_path / "reliance.parquet").drop(columns="d_force").to_parquet(
+        tmp_path / "reliance.parquet"
+    )
+    with pytest.raises(RunError, match=r"reliance\.parquet.*d_force"):
+        load_probes(tmp_path)
+    (tmp_path / "reliance.parquet").unlink()
+    with pytest.raises(RunError, match=r"reliance\.parquet: missing"):
+        load_probes(tmp_path)
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="replace='median'"):
+        probe_settings(4, replace="median")
+    with pytest.raises(ValueError, match="top_k must be >= 1"):
+        probe_settings(4, top_k=0)
+
+
+def test_pamm_analyze_probes_kept_and_optional(tmp_path, capsys):
+    ckpt, _ = tiny_checkpoint(tmp_path / "tiny.pt")
+    data = tiny_dataset(tmp_path / "tiny.extxyz", n=6)
+    out = tmp_path / "run"
+    base = ["analyze", "--checkpoint", str(ckpt), "--data", str(data), "--out", str(out),
+            "--embedding", "pca", "--batch-size", "4"]  # fmt: skip
+
+    # a run without probes loads as before and has no probes
+    assert main(base) == 0
+    assert load_run(out).manifest["stages"].keys() == {"census", "statistics"}
+    assert load_probes(out) is None and not has_probes(out)
+
+    assert main([*base, "--probes", "-1"]) == 2
+    assert "--probes must be >= 0" in capsys.readouterr().err
+
+    # --probes adds the artifact (census reused), recorded in the manifest
+    assert main([*base, "--probes", "3", "--probe-top-k", "2"]) == 0
+    run = load_run(out)
+    assert has_probes(out)
+    assert {"attribution.parquet", PROBES_JSON} <= set(run.manifest["artifacts"])
+    assert run.manifest["settings"]["probes"]["n_structures"] == 3
+    assert "probes" in run.manifest["stages"]
+    probes = load_probes(out)
+    assert probes["settings"]["top_k"] == 2 and len(probes["agreement"]) == 2
+    assert probes["families"] == [
+        StructureSource.open([data]).family(StructureSource.open([data]).get_atoms(i))
+        for i in probes["dataset_index"]
+    ]
+    stamp = (out / PROBES_JSON).stat().st_mtime_ns
+
+    # unchanged inputs: up to date; without --probes the valid artifact is kept
+    for args in ([*base, "--probes", "3", "--probe-top-k", "2"], base):
+        assert main(args) == 0
+        assert (out / PROBES_JSON).stat().st_mtime_ns == stamp
+    # a forced rebuild without --probes keeps (copies) it; other settings recompute it
+    assert main([*base, "--force"]) == 0
+    assert json.loads((out / PROBES_JSON).read_text())["settings"]["n_structures"] == 3
+    assert main([*base, "--probes", "2", "--probe-top-k", "2"]) == 0
+    assert load_probes(out)["dataset_index"] == [0, 5]
+
+
+def test_probes_refused_without_hashed_tables(tmp_path):
+    data = tiny_dataset(tmp_path / "tiny.extxyz", n=3)
+    with pytest.raises(ValueError, match="hashed memory tables"):
+        run_analysis(memory_model("baseline"), data, tmp_path / "run", probes=2, tqdm_bar=False)
