@@ -72,7 +72,7 @@ def streamlit_server(
         sys.executable, "-m", "streamlit", "run", str(APP_DIR / "streamlit_app.py"),
         "--server.headless", "true", "--server.port", str(port),
         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
+        "--server.fileWatcherType", "none", "--server.enableStaticServing", "true",
     ]  # fmt: skip
     log = open(os.devnull, "wb")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
@@ -130,8 +130,14 @@ _IDLE_JS = """() => {
 }"""
 
 
-def wait_until_idle(page, title: str, *, timeout: float = 180.0) -> None:
-    """Wait until the page shows ``title`` and Streamlit has stopped running for 0.3 s."""
+def wait_until_idle(page, title: str, *, timeout: float = 180.0) -> float:
+    """Wait until the page shows ``title`` and Streamlit has stopped running for 0.3 s.
+
+    Returns how long ago (s) the page became idle, so a timer can stop at that moment
+    rather than after the 0.3 s confirmation window.
+    """
     page.get_by_role("heading", name=title).first.wait_for(timeout=timeout * 1000)
     page.evaluate("() => { window.__pammIdleSince = null; }")
     page.wait_for_function(_IDLE_JS, timeout=timeout * 1000, polling=50)
+    since = "() => window.__pammIdleSince ? (performance.now() - window.__pammIdleSince) / 1000 : 0"
+    return page.evaluate(since)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import py3Dmol
 from plotly.colors import sample_colorscale
 
 __all__ = [
@@ -205,14 +205,22 @@ def _vec(p: np.ndarray) -> dict[str, float]:
     return {"x": round(float(p[0]), 4), "y": round(float(p[1]), 4), "z": round(float(p[2]), 4)}
 
 
-def scene_html(scene: Scene, *, height: int = 420, show_cell: bool = True) -> str:
-    """One self-contained HTML document drawing ``scene`` with the vendored 3Dmol.js.
+def scene_html(
+    scene: Scene, *, height: int = 420, show_cell: bool = True, script_url: str | None = None
+) -> str:
+    """One HTML document drawing ``scene`` with the vendored 3Dmol.js.
+
+    Self-contained by default (the 540 KB library inlined). With ``script_url`` the
+    document loads the library from that URL instead (the dashboard passes its static
+    route, so the browser parses and caches it once rather than once per viewer).
 
     Atoms are small spheres (Jmol colours); motif atoms i/j/k get a larger halo in
     their role colour and a label; bonds are cylinders coloured by gate; the unit
     cell is drawn as thin lines. The document carries
     ``data-pamm-highlight`` / ``data-pamm-natoms`` attributes for tests and tools.
     """
+    import py3Dmol  # only where a viewer is drawn
+
     view = py3Dmol.view(width="100%", height=f"{height - 10}px", js="about:blank")
     view.addModel(scene.to_xyz(), "xyz")
     view.setStyle({}, {"sphere": {"scale": 0.28, "colorscheme": "Jmol"}})
@@ -254,11 +262,16 @@ def scene_html(scene: Scene, *, height: int = 420, show_cell: bool = True) -> st
     view.zoomTo()
     view_html = view.write_html()
     meta = json.dumps({"highlight": dict(scene.highlight), "atom_ids": scene.atom_ids})
+    if script_url is None:
+        library = f"<script>{vendored_3dmol_js()}</script>"
+    elif re.fullmatch(r"[\w./-]+", script_url):
+        library = f"<script src='{script_url}'></script>"
+    else:
+        raise ValueError(f"script_url {script_url!r} is not a plain path (letters, digits, ./-_)")
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         "<style>body{margin:0;font-family:sans-serif}</style>"
-        f"<script>{vendored_3dmol_js()}</script>"
-        "<script>var $3Dmolpromise = Promise.resolve();</script></head>"
+        f"{library}<script>var $3Dmolpromise = Promise.resolve();</script></head>"
         f"<body><div id='pamm-scene' data-pamm-natoms='{len(scene.symbols)}' "
         f"data-pamm-highlight='{meta}'>{view_html}</div></body></html>"
     )

@@ -6,6 +6,11 @@ wrote. Cross-page selections live in ``st.session_state`` under the ``SEL_*`` ke
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -17,12 +22,15 @@ from app.viewer import GATE_COLORSCALE, Scene, scene_html
 __all__ = [
     "SEL_BUCKET",
     "SEL_MOTIF",
+    "STATIC_3DMOL_URL",
     "bin_unit",
+    "cached_figure",
     "element_symbols",
     "head_picker",
     "motif_elements",
     "show_scene",
     "table_picker",
+    "viewer_script_url",
 ]
 
 #: session keys of the linked selection: (table, key) and (table, head, bucket)
@@ -67,9 +75,25 @@ def head_picker(run: Run, key: str, *, default: int = 0) -> int:
     return st.selectbox("Head", heads, index=min(default, len(heads) - 1), key=key)
 
 
+#: where ``streamlit run`` serves ``app/static/3Dmol-min.js`` when static serving is on
+#: (relative to the page URL, so a ``server.baseUrlPath`` keeps working)
+STATIC_3DMOL_URL = "app/static/3Dmol-min.js"
+
+
+def viewer_script_url() -> str | None:
+    """The 3Dmol.js URL the viewers load, or None to inline the library.
+
+    With ``server.enableStaticServing`` on (``--server.enableStaticServing true`` or
+    ``STREAMLIT_SERVER_ENABLE_STATIC_SERVING=true``; ``app.harness`` sets it) the browser
+    fetches and compiles the 540 KB library once and reuses it; otherwise every viewer
+    inlines it (always works, slower page switches).
+    """
+    return STATIC_3DMOL_URL if st.get_option("server.enableStaticServing") else None
+
+
 def show_scene(scene: Scene, *, height: int = 420, caption: str | None = None) -> None:
     """Draw a scene with the offline 3Dmol viewer inside an iframe."""
-    st.iframe(scene_html(scene, height=height), height=height)
+    st.iframe(scene_html(scene, height=height, script_url=viewer_script_url()), height=height)
     if caption:
         st.caption(caption)
     if scene.bonds:
@@ -77,3 +101,34 @@ def show_scene(scene: Scene, *, height: int = 420, caption: str | None = None) -
             f"Bonds coloured by gate activation ({GATE_COLORSCALE}: dark = 0, yellow = 1; "
             "grey = not captured). Halos: red = i (centre), blue = j, green = k."
         )
+
+
+#: figures kept per process by ``cached_figure`` (least recently used dropped first)
+FIGURE_CACHE_SIZE = 64
+_FIGURE_LOCK = threading.Lock()
+
+
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _figure_store() -> OrderedDict:
+    return OrderedDict()
+
+
+def cached_figure(key: tuple, build: Callable[[], Any]) -> Any:
+    """``build()`` once per ``key`` in this process, then the same figure object.
+
+    Building a plotly express figure costs 0.1–2 s (one trace per colour category);
+    revisiting a page with the same inputs should not pay it again. ``key`` must name
+    every input of ``build`` (the run's manifest stamp, table, head, ...). Callers must
+    not mutate the returned figure.
+    """
+    store = _figure_store()
+    with _FIGURE_LOCK:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    figure = build()  # outside the lock: two sessions may build the same figure once each
+    with _FIGURE_LOCK:
+        store[key] = figure
+        while len(store) > FIGURE_CACHE_SIZE:
+            store.popitem(last=False)
+    return figure

@@ -4,11 +4,12 @@ import plotly.express as px
 import streamlit as st
 
 from analysis import nearest_buckets
-from app.loaders import current_run
-from app.widgets import SEL_BUCKET, head_picker, table_picker
+from app.loaders import current_run, manifest_stamp
+from app.widgets import SEL_BUCKET, cached_figure, head_picker, table_picker
 
 st.title("Bucket inspector")
 run = current_run()
+stamp = manifest_stamp(run.path)
 sel = st.session_state.get(SEL_BUCKET)
 
 c1, c2, c3 = st.columns([1, 1, 3])
@@ -24,6 +25,20 @@ if occupied.empty:
     st.stop()
 ids = occupied["bucket"].tolist()
 info = occupied.set_index("bucket")
+# One label per bucket, built column-wise (a per-option lookup costs ~1 s for 9k buckets).
+labels = dict(
+    zip(
+        ids,
+        occupied["bucket"].astype(str)
+        + " — mass "
+        + occupied["mass"].map("{:,}".format)
+        + ", "
+        + occupied["n_motifs"].astype(str)
+        + " motif(s), dominant "
+        + occupied["dominant_label"].astype(str),
+        strict=True,
+    )
+)
 if st.session_state.get("bucket_pick") not in ids:
     want = sel[2] if sel and sel[:2] == (table, head) else None
     st.session_state["bucket_pick"] = want if want in ids else ids[0]
@@ -31,10 +46,7 @@ with c3:
     bucket = st.selectbox(
         "Bucket (occupied, by mass)",
         ids,
-        format_func=lambda b: (
-            f"{b} — mass {info.at[b, 'mass']:,}, {info.at[b, 'n_motifs']} motif(s), "
-            f"dominant {info.at[b, 'dominant_label']}"
-        ),
+        format_func=labels.__getitem__,
         key="bucket_pick",
     )
 st.session_state[SEL_BUCKET] = (table, int(head), int(bucket))
@@ -55,8 +67,13 @@ with left:
     st.dataframe(
         here[["label", "count", "share", "key"]], hide_index=True, width="stretch", key="bucket_m"
     )
-    fig = px.bar(here, x="share", y="label", orientation="h")
-    fig.update_layout(height=40 + 28 * len(here), margin={"t": 10, "b": 10}, yaxis_title="")
+
+    def _shares():
+        fig = px.bar(here, x="share", y="label", orientation="h")
+        fig.update_layout(height=40 + 28 * len(here), margin={"t": 10, "b": 10}, yaxis_title="")
+        return fig
+
+    fig = cached_figure(("bucket_shares", stamp, table, head, bucket), _shares)
     st.plotly_chart(fig, width="stretch", key="bucket_shares")
     st.subheader("Nearest buckets (cosine of table rows)")
     arrays = run.table_rows()
@@ -69,26 +86,41 @@ with right:
     st.subheader("Usage by family")
     fu = run.frame("family_usage")
     fu = fu[(fu["table"] == table) & (fu["head"] == head) & (fu["bucket"] == bucket)]
-    fig = px.bar(fu, x="family", y="count", hover_data=["share"])
-    fig.update_layout(height=260, margin={"t": 10, "b": 10})
+
+    def _usage():
+        fig = px.bar(fu, x="family", y="count", hover_data=["share"])
+        fig.update_layout(height=260, margin={"t": 10, "b": 10})
+        return fig
+
+    fig = cached_figure(("bucket_usage", stamp, table, head, bucket), _usage)
     st.plotly_chart(fig, width="stretch", key="bucket_usage")
     st.subheader("Where it sits")
-    fig = px.histogram(occupied, x="mass", nbins=40, log_y=True)
-    fig.add_vline(x=float(row["mass"]), line_color="red", annotation_text=f"bucket {bucket}")
-    fig.update_layout(height=220, margin={"t": 10, "b": 10}, xaxis_title="bucket mass")
+
+    def _mass_hist():
+        fig = px.histogram(occupied, x="mass", nbins=40, log_y=True)
+        fig.add_vline(x=float(row["mass"]), line_color="red", annotation_text=f"bucket {bucket}")
+        fig.update_layout(height=220, margin={"t": 10, "b": 10}, xaxis_title="bucket mass")
+        return fig
+
+    fig = cached_figure(("bucket_mass_hist", stamp, table, head, bucket), _mass_hist)
     st.plotly_chart(fig, width="stretch", key="bucket_mass_hist")
     emb = run.frame("embedding_2d")
     emb = emb[(emb["table"] == table) & (emb["head"] == head)]
     if len(emb):
-        emb = emb.assign(this=emb["bucket"] == bucket)
-        fig = px.scatter(
-            emb,
-            x="x",
-            y="y",
-            color="this",
-            size=emb["this"].map({True: 14, False: 4}),
-            hover_data=["bucket", "dominant_label"],
-            color_discrete_map={True: "red", False: "lightgrey"},
-        )
-        fig.update_layout(height=300, margin={"t": 10, "b": 10}, showlegend=False)
+
+        def _map():
+            here = emb.assign(this=emb["bucket"] == bucket)
+            fig = px.scatter(
+                here,
+                x="x",
+                y="y",
+                color="this",
+                size=here["this"].map({True: 14, False: 4}),
+                hover_data=["bucket", "dominant_label"],
+                color_discrete_map={True: "red", False: "lightgrey"},
+            )
+            fig.update_layout(height=300, margin={"t": 10, "b": 10}, showlegend=False)
+            return fig
+
+        fig = cached_figure(("bucket_map", stamp, table, head, bucket), _map)
         st.plotly_chart(fig, width="stretch", key="bucket_map")

@@ -1,11 +1,11 @@
 """Embedding map: 2-D map of table rows; a box/lasso selection drives a table and 3D view."""
 
-import plotly.express as px
 import streamlit as st
 
 from app.environments import example_panel
-from app.loaders import current_run
-from app.widgets import SEL_BUCKET, SEL_MOTIF, head_picker, table_picker
+from app.figures import embedding_map
+from app.loaders import current_run, manifest_stamp
+from app.widgets import SEL_BUCKET, SEL_MOTIF, cached_figure, head_picker, table_picker
 
 st.title("Embedding map")
 run = current_run()
@@ -25,20 +25,18 @@ if emb.empty:
     st.info("No embedding for this table and head.")
     st.stop()
 method = str(emb["method"].iloc[0]).upper()
-fig = px.scatter(
-    emb,
-    x="x",
-    y="y",
-    color=colour,
-    custom_data=["bucket"],
-    hover_data=["bucket", "dominant_label", "mass", "purity"],
-    labels={"x": f"{method} 1", "y": f"{method} 2"},
+fig = cached_figure(
+    ("emb_map", manifest_stamp(run.path), table, head, colour),
+    lambda: embedding_map(emb, colour, method=method),
 )
-fig.update_traces(marker={"size": 7})
-fig.update_layout(height=520, margin={"t": 10, "b": 10})
 st.caption(
     f"{len(emb):,} occupied rows of the {table} table, head {head} ({method}). "
     "Click a point or draw a box/lasso to select buckets."
+    + (
+        f" Colour: {emb[colour].nunique()} {colour} values (see the hover; no legend)."
+        if len(fig.data) == 1 and emb[colour].dtype.kind not in "biuf"
+        else ""
+    )
 )
 event = st.plotly_chart(
     fig,

@@ -3,11 +3,12 @@
 import plotly.express as px
 import streamlit as st
 
-from app.loaders import current_run
-from app.widgets import head_picker, table_picker
+from app.loaders import current_run, manifest_stamp
+from app.widgets import cached_figure, head_picker, table_picker
 
 st.title("Family comparison")
 run = current_run()
+stamp = manifest_stamp(run.path)
 heldout = set(run.manifest.get("heldout_families") or [])
 
 c1, c2, c3 = st.columns([1, 1, 2])
@@ -29,15 +30,20 @@ else:
         index="family", columns="bucket", values="share", fill_value=0.0
     )
     grid = grid[list(top)]
-    fig = px.imshow(
-        grid.to_numpy(),
-        x=[str(b) for b in grid.columns],
-        y=[f"{f} (held out)" if f in heldout else f for f in grid.index],
-        aspect="auto",
-        color_continuous_scale="Viridis",
-        labels={"x": "bucket", "y": "family", "color": "share"},
-    )
-    fig.update_layout(height=120 + 30 * len(grid), margin={"t": 10, "b": 10})
+
+    def _heatmap():
+        fig = px.imshow(
+            grid.to_numpy(),
+            x=[str(b) for b in grid.columns],
+            y=[f"{f} (held out)" if f in heldout else f for f in grid.index],
+            aspect="auto",
+            color_continuous_scale="Viridis",
+            labels={"x": "bucket", "y": "family", "color": "share"},
+        )
+        fig.update_layout(height=120 + 30 * len(grid), margin={"t": 10, "b": 10})
+        return fig
+
+    fig = cached_figure(("fam_heatmap", stamp, table, head, top_n), _heatmap)
     st.plotly_chart(fig, width="stretch", key="fam_heatmap")
 
 left, right = st.columns(2)
@@ -47,16 +53,21 @@ with left:
     div = div[(div["table"] == table) & (div["head"] == head)]
     if len(div):
         mat = div.pivot_table(index="family_a", columns="family_b", values="jsd")
-        fig = px.imshow(
-            mat.to_numpy(),
-            x=list(mat.columns),
-            y=list(mat.index),
-            text_auto=".2f",
-            color_continuous_scale="Magma_r",
-            zmin=0,
-            labels={"color": "JSD (bits)"},
-        )
-        fig.update_layout(height=420, margin={"t": 10, "b": 10})
+
+        def _jsd():
+            fig = px.imshow(
+                mat.to_numpy(),
+                x=list(mat.columns),
+                y=list(mat.index),
+                text_auto=".2f",
+                color_continuous_scale="Magma_r",
+                zmin=0,
+                labels={"color": "JSD (bits)"},
+            )
+            fig.update_layout(height=420, margin={"t": 10, "b": 10})
+            return fig
+
+        fig = cached_figure(("fam_jsd", stamp, table, head), _jsd)
         st.plotly_chart(fig, width="stretch", key="fam_jsd")
 with right:
     st.subheader("Family-specific motifs")

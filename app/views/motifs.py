@@ -5,11 +5,19 @@ import plotly.express as px
 import streamlit as st
 
 from app.environments import example_panel
-from app.loaders import current_run
-from app.widgets import SEL_MOTIF, bin_unit, element_symbols, motif_elements, table_picker
+from app.loaders import current_run, manifest_stamp
+from app.widgets import (
+    SEL_MOTIF,
+    bin_unit,
+    cached_figure,
+    element_symbols,
+    motif_elements,
+    table_picker,
+)
 
 st.title("Motif browser")
 run = current_run()
+stamp = manifest_stamp(run.path)
 sel = st.session_state.get(SEL_MOTIF)
 heads = int(run.manifest["spec"].get("heads", 1))
 
@@ -27,17 +35,26 @@ with c3:
 with c4:
     families = st.multiselect("Top family", sorted(motifs["top_family"].unique()), key="motif_fam")
 
-# Presentation join: how many other motifs share this motif's bucket, per head.
-view = motifs.copy()
-view["elements"] = [
-    "–".join(element_symbols([zj, zi, zk]))
-    for zj, zi, zk in zip(view["zj"], view["zi"], view["zk"], strict=True)
-]
-for h in range(heads):
-    nb = buckets[(buckets["table"] == table) & (buckets["head"] == h)]
-    n_in = view[f"bucket_{h}"].map(nb.set_index("bucket")["n_motifs"]).fillna(1)
-    view[f"colliding_{h}"] = (n_in - 1).astype(int)
-view["colliding_all_heads"] = view[[f"colliding_{h}" for h in range(heads)]].min(axis=1)
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _motif_view(_run, stamp: str, table: str, heads: int) -> pd.DataFrame:
+    """Presentation join: element string and, per head, how many other motifs share the
+    motif's bucket (cached per run ``stamp``: ~0.2 s per rerun otherwise)."""
+    view = _run.motifs(table).copy()
+    buckets = _run.frame("buckets")
+    view["elements"] = [
+        "–".join(element_symbols([zj, zi, zk]))
+        for zj, zi, zk in zip(view["zj"], view["zi"], view["zk"], strict=True)
+    ]
+    for h in range(heads):
+        nb = buckets[(buckets["table"] == table) & (buckets["head"] == h)]
+        n_in = view[f"bucket_{h}"].map(nb.set_index("bucket")["n_motifs"]).fillna(1)
+        view[f"colliding_{h}"] = (n_in - 1).astype(int)
+    view["colliding_all_heads"] = view[[f"colliding_{h}" for h in range(heads)]].min(axis=1)
+    return view
+
+
+view = _motif_view(run, stamp, table, heads)
 
 mask = (view["bin_lo"] >= rng[0] - 1e-9) & (view["bin_hi"] <= rng[1] + 1e-9)
 for el in elements:
@@ -137,14 +154,28 @@ with d2:
     ex = run.frame("examples")
     ex = ex[(ex["table"] == table) & (ex["key"] == key)]
     if len(ex):
-        fig = px.histogram(ex, x="gate", color="family", nbins=20, barmode="overlay", opacity=0.7)
-        fig.update_layout(height=260, margin={"t": 10, "b": 10}, xaxis_title="gate (example edges)")
+
+        def _gate_hist():
+            fig = px.histogram(
+                ex, x="gate", color="family", nbins=20, barmode="overlay", opacity=0.7
+            )
+            fig.update_layout(
+                height=260, margin={"t": 10, "b": 10}, xaxis_title="gate (example edges)"
+            )
+            return fig
+
+        fig = cached_figure(("motif_gate_hist", stamp, table, int(key)), _gate_hist)
         st.plotly_chart(fig, width="stretch", key="motif_gate_hist")
     mf = run.frame("motif_families")
     mf = mf[(mf["table"] == table) & (mf["key"] == key) & (mf["count"] > 0)]
     if len(mf):
-        fig = px.bar(mf, x="family", y="gate_mean", error_y="gate_std", hover_data=["count"])
-        fig.update_layout(height=260, margin={"t": 10, "b": 10}, yaxis_title="gate mean ± std")
+
+        def _gate_fam():
+            fig = px.bar(mf, x="family", y="gate_mean", error_y="gate_std", hover_data=["count"])
+            fig.update_layout(height=260, margin={"t": 10, "b": 10}, yaxis_title="gate mean ± std")
+            return fig
+
+        fig = cached_figure(("motif_gate_fam", stamp, table, int(key)), _gate_fam)
         st.plotly_chart(fig, width="stretch", key="motif_gate_fam")
 
 st.subheader("Top example environments")

@@ -4,7 +4,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app.loaders import current_run, sibling_evaluations
+from app.loaders import current_run, manifest_stamp, sibling_evaluations
+from app.widgets import cached_figure
 
 st.title("PaMM Lab — overview")
 run = current_run()
@@ -53,8 +54,9 @@ st.markdown("**Collision statistics per table and head** (head −1 = all heads 
 st.dataframe(coll, width="stretch", hide_index=True)
 
 adv = run.frame("advisor")
-if len(adv):
-    st.subheader("Table-size advisor")
+
+
+def _advisor_chart():
     fig = px.line(
         adv.sort_values("buckets"),
         x="buckets",
@@ -78,6 +80,12 @@ if len(adv):
             row=1,
             col=col,
         )
+    return fig
+
+
+if len(adv):
+    st.subheader("Table-size advisor")
+    fig = cached_figure(("advisor_chart", manifest_stamp(run.path)), _advisor_chart)
     st.plotly_chart(fig, width="stretch", key="advisor_chart")
 
 st.subheader("Metrics")

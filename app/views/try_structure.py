@@ -69,9 +69,7 @@ except UploadError as err:
 if not ckpt.get("path"):
     st.warning("This run was computed from an in-memory model: no checkpoint to run.")
     st.stop()
-ckpt_path = _checkpoint_under_root(
-    os.path.basename(ckpt["path"]), str(ckpt.get("sha256"))
-)
+ckpt_path = _checkpoint_under_root(os.path.basename(ckpt["path"]), str(ckpt.get("sha256")))
 if ckpt_path is None:
     st.warning(
         f"The run's checkpoint `{os.path.basename(ckpt['path'])}` (sha256 "

@@ -72,6 +72,8 @@ def test_map_click_selects_and_3dmol_draws(server, browser_page):
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.get_by_text("selected bucket(s)").first.wait_for(timeout=60_000)
     wait_until_idle(page, "Embedding map")
+    # the harness turns static serving on: the viewer loads 3Dmol.js from the app's route
+    assert "src='app/static/3Dmol-min.js'" in page.locator("iframe").first.get_attribute("srcdoc")
     frame = page.frame_locator("iframe").first
     canvas = frame.locator("canvas").first
     canvas.wait_for(timeout=30_000)

@@ -9,7 +9,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["app.viewer", "app.widgets"])
+@pytest.mark.parametrize("module", ["app.figures", "app.viewer", "app.widgets"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0, f"{module} has no examples"

@@ -75,3 +75,24 @@ def test_environment_rejects_bad_indices(nacl):
         environment_scene(nacl, 0, [1, 2], [[0, 0, 0]])
     with pytest.raises(ValueError, match="k=5"):
         environment_scene(nacl, 0, [1], [[0, 0, 0]], k=5)
+
+
+def test_html_can_load_the_library_from_the_static_route(nacl):
+    scene = scene_from_atoms(nacl, highlight={"i": 0})
+    inline = scene_html(scene)
+    linked = scene_html(scene, script_url="app/static/3Dmol-min.js")
+    assert "<script src='app/static/3Dmol-min.js'></script>" in linked
+    assert len(linked) < 20_000 < 400_000 < len(inline)  # the library is not inlined
+    # the viewer part (after the loader promise) is the same in both documents
+    marker = "var $3Dmolpromise = Promise.resolve();"
+
+    def viewer(html):  # py3Dmol names each viewer after the clock
+        return re.sub(r"_\d{10,}", "_ID", html.split(marker)[1])
+
+    assert viewer(linked) == viewer(inline)
+
+
+@pytest.mark.parametrize("url", ["x.js'><script>alert(1)</script>", "javascript:alert(1)", ""])
+def test_script_url_must_be_a_plain_path(nacl, url):
+    with pytest.raises(ValueError, match="script_url"):
+        scene_html(scene_from_atoms(nacl), script_url=url)
