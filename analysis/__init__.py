@@ -34,14 +34,18 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from analysis.latent import gfre, latent_comparison, lfre
     from analysis.motifs import bucket_ids, motif_labels, motif_table
     from analysis.pipeline import run_analysis
+    from analysis.probe_artifacts import load_probes
     from analysis.probes import (
+        Predictions,
         ablation_effect,
         attribution_agreement,
         bucket_attribution,
         bucket_effects,
         gate_vs_effect,
         memory_reliance,
+        predict,
         probe_run,
+        probe_structures,
         reliance_summary,
     )
     from analysis.schema import PARQUET_ARTIFACTS, SCHEMA_VERSION
@@ -61,14 +65,18 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "analysis.latent": ("gfre", "latent_comparison", "lfre"),
     "analysis.motifs": ("bucket_ids", "motif_labels", "motif_table"),
     "analysis.pipeline": ("run_analysis",),
+    "analysis.probe_artifacts": ("load_probes",),
     "analysis.probes": (
+        "Predictions",
         "ablation_effect",
         "attribution_agreement",
         "bucket_attribution",
         "bucket_effects",
         "gate_vs_effect",
         "memory_reliance",
+        "predict",
         "probe_run",
+        "probe_structures",
         "reliance_summary",
     ),
     "analysis.schema": ("PARQUET_ARTIFACTS", "SCHEMA_VERSION"),
@@ -82,6 +90,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Census",
     "CensusBuilder",
+    "Predictions",
     "Run",
     "RunError",
     "StructureSource",
@@ -108,6 +117,7 @@ __all__ = [
     "key_space",
     "latent_comparison",
     "lfre",
+    "load_probes",
     "load_run",
     "load_structure",
     "local_environment",
@@ -116,7 +126,9 @@ __all__ = [
     "motif_labels",
     "motif_table",
     "nearest_buckets",
+    "predict",
     "probe_run",
+    "probe_structures",
     "project_2d",
     "reliance_summary",
     "run_analysis",

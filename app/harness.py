@@ -12,11 +12,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from pamm.demo_cli import streamlit_command
 
 __all__ = [
     "APP_DIR",
@@ -68,12 +69,7 @@ def streamlit_server(
     ``env`` entries (e.g. ``PAMM_RUNS_ROOT``, ``PAMM_RUN``) are added to the environment.
     """
     port = port or free_port()
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(APP_DIR / "streamlit_app.py"),
-        "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none", "--server.enableStaticServing", "true",
-    ]  # fmt: skip
+    cmd = [*streamlit_command(port, "127.0.0.1"), "--server.fileWatcherType", "none"]
     log = open(os.devnull, "wb")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         cmd, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,

@@ -41,6 +41,7 @@ def _batch(atoms: Atoms, cutoff: float):
 def predict_structure(model: torch.nn.Module, atoms: Atoms) -> Prediction:
     """Energy/forces and the motifs, buckets and gates of every edge of ``atoms``."""
     from analysis import motif_labels
+    from analysis.ablation_effects import head_outputs
     from pamm.capture import capture
 
     backbone = getattr(model, "backbone", model)
@@ -48,7 +49,7 @@ def predict_structure(model: torch.nn.Module, atoms: Atoms) -> Prediction:
     model.eval()
     with capture(model) as cap:
         out = model(_batch(atoms, spec.cutoff))
-    efs = out["efs"]
+    efs = head_outputs(out)  # nested under "efs", or flat for fairchem-trained checkpoints
     energy = float(efs["energy"]["energy"].detach().reshape(-1)[0])
     forces = efs["forces"]["forces"].detach().cpu().numpy()  # (N, 3)
     stress = efs["stress"]["stress"].detach().cpu().numpy().reshape(-1) if "stress" in efs else None

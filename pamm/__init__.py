@@ -1,7 +1,8 @@
 """PaMM (Periodic Motif Memory) on fairchem's eSCN-MD: the training core.
 
-Light to import: the spec, key packing and hashing are loaded eagerly (numpy/torch
-only); the fairchem-dependent parts (backbones, capture, checkpoints) load on first use.
+Light to import: every public name loads on first use (PEP 562), so ``import pamm``
+(or ``pamm.settings``, which the dashboard imports on every page) pulls in neither
+torch nor fairchem; ``from pamm import X`` works as usual.
 
 >>> import pamm
 >>> pamm.MotifMemorySpec().n_angle_bins
@@ -12,17 +13,6 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
-
-from pamm.hashing import hash_numpy, hash_params, hash_torch
-from pamm.keys import (
-    MotifKeys,
-    extract_motifs,
-    pack_pair_key,
-    pack_triplet_key,
-    unpack_pair_key,
-    unpack_triplet_key,
-)
-from pamm.spec import MotifMemorySpec
 
 __all__ = [
     "AffineFusion",
@@ -48,6 +38,16 @@ __all__ = [
 
 #: lazily imported names -> their module
 _LAZY = {
+    "MotifKeys": "pamm.keys",
+    "MotifMemorySpec": "pamm.spec",
+    "extract_motifs": "pamm.keys",
+    "hash_numpy": "pamm.hashing",
+    "hash_params": "pamm.hashing",
+    "hash_torch": "pamm.hashing",
+    "pack_pair_key": "pamm.keys",
+    "pack_triplet_key": "pamm.keys",
+    "unpack_pair_key": "pamm.keys",
+    "unpack_triplet_key": "pamm.keys",
     "AffineFusion": "pamm.fusion",
     "GateFusion": "pamm.fusion",
     "MotifMemory": "pamm.memory",
@@ -61,6 +61,13 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'pamm' has no attribute {name!r}")
+    """Import the submodule holding ``name`` on first access and cache the value."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'pamm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

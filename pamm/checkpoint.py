@@ -122,12 +122,22 @@ def _plain_dict(config: Any) -> dict:
     return copy.deepcopy(dict(config))
 
 
-def build_model(ckpt: MLIPInferenceCheckpoint, *, strict: bool = True) -> torch.nn.Module:
-    """Instantiate ``ckpt.model_config`` (hydra) and load ``ckpt.model_state_dict``."""
+def build_model(
+    ckpt: MLIPInferenceCheckpoint, *, strict: bool = True, use_ema: bool = False
+) -> torch.nn.Module:
+    """Instantiate ``ckpt.model_config`` (hydra) and load ``ckpt.model_state_dict``.
+
+    ``use_ema`` loads the EMA weights instead when the checkpoint has them, as
+    fairchem's ``load_predict_unit`` does (the weights its calculator and our metrics use).
+    """
     import hydra
 
     model = hydra.utils.instantiate(_plain_dict(ckpt.model_config))
-    model.load_state_dict(ckpt.model_state_dict, strict=strict)
+    state = ckpt.model_state_dict
+    if use_ema and ckpt.ema_state_dict:  # AveragedModel: "module." + name, plus n_averaged
+        ema = ckpt.ema_state_dict
+        state = {k.removeprefix("module."): v for k, v in ema.items() if k != "n_averaged"}
+    model.load_state_dict(state, strict=strict)
     return model
 
 
@@ -241,9 +251,22 @@ def attach_pamm(
 
 
 def load_pamm_model(
-    path: str | os.PathLike, expected: MotifMemorySpec | dict | None = None
+    path: str | os.PathLike,
+    expected: MotifMemorySpec | dict | None = None,
+    *,
+    physical_units: bool = True,
 ) -> tuple[torch.nn.Module, MLIPInferenceCheckpoint]:
-    """Safely load a checkpoint, check its PaMM spec, build the model (strict)."""
+    """Safely load a checkpoint, check its PaMM spec, build the model (strict).
+
+    Like fairchem's predict unit it uses the EMA weights when present and, with
+    ``physical_units`` (default), returns eV, eV/Å and eV/Å³ (``pamm.units``) rather
+    than a trained checkpoint's normalised targets.
+    """
+    from pamm.units import install_physical_units
+
     ckpt = load_checkpoint(path)
     check_spec_consistency(ckpt, expected)
-    return build_model(ckpt), ckpt
+    model = build_model(ckpt, use_ema=True)
+    if physical_units:
+        install_physical_units(model, ckpt.tasks_config)
+    return model, ckpt

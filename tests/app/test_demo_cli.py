@@ -25,6 +25,7 @@ def test_command_is_headless_streamlit_on_the_app():
         "--server.headless": "true",
         "--server.port": "8501",
         "--browser.gatherUsageStats": "false",
+        "--server.enableStaticServing": "true",  # 3Dmol.js served once, not inlined
         "--server.address": "0.0.0.0",
     }
 
