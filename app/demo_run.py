@@ -48,6 +48,12 @@ def demo_inputs() -> tuple[Path, Path]:
 #: structures per family analysed for the bundled demo (8 families -> 320 structures), so the
 #: first start stays within a few minutes on 2 CPU cores; recorded in the run's manifest.
 DEMO_STRUCTURES_PER_FAMILY = 40
+#: structures whose causal probes are stored in the demo run, so the Interventions page
+#: opens without computing them (``pamm analyze --probes``)
+DEMO_PROBES = 24
+#: ``analysis.run_analysis`` settings of the demo run (the app's first start and
+#: ``pamm demo --prepare`` build the same run)
+DEMO_ANALYSIS = {"max_per_family": DEMO_STRUCTURES_PER_FAMILY, "probes": DEMO_PROBES}
 
 
 def build_demo_run(run_dir: Path) -> None:
@@ -76,7 +82,7 @@ def build_demo_run(run_dir: Path) -> None:
                     data,
                     run_dir,
                     progress=progress,
-                    max_per_family=DEMO_STRUCTURES_PER_FAMILY,
+                    **DEMO_ANALYSIS,
                 )
             except Exception as err:  # shown to the user, not as a traceback
                 st.error(f"Computing the demo analysis failed: {type(err).__name__}: {err}")

@@ -65,7 +65,7 @@ def _prepare() -> int:
     from tqdm import tqdm
 
     from analysis import run_analysis
-    from app.demo_run import DEMO_STRUCTURES_PER_FAMILY, demo_inputs
+    from app.demo_run import DEMO_ANALYSIS, demo_inputs
     from pamm.settings import configured_roots
 
     try:
@@ -82,9 +82,7 @@ def _prepare() -> int:
             bar.set_description_str(message)
             bar.refresh()
 
-        run_analysis(
-            checkpoint, data, out, progress=progress, max_per_family=DEMO_STRUCTURES_PER_FAMILY
-        )
+        run_analysis(checkpoint, data, out, progress=progress, **DEMO_ANALYSIS)
     return 0
 
 
