@@ -281,8 +281,8 @@ def extract_motifs(
     θ is the angle at i between the two edge vectors (``acos`` of the clamped cosine);
     which edges pair up is ``triplet_pairs``'s rule (K nearest, ties within tolerance kept).
     An atom may be its own periodic neighbour: every edge (image) is distinct. Triplets
-    are computed densely per centre ([A, K, K], see ``triplet_pairs``) so no per-triplet
-    gathers are needed; the cost is bounded by N * K * K.
+    are computed densely per centre ([A, W, W], see ``triplet_pairs``) so no per-triplet
+    gathers are needed; the cost is bounded by N * W * W, W = K unless a shell ties at K.
 
     >>> spec = MotifMemorySpec(cutoff=6.0)
     >>> ei = torch.tensor([[1, 2, 0, 0], [0, 0, 1, 2]])
