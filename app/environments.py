@@ -18,16 +18,21 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 
 from analysis import Run, StructureSource
+from app.loaders import freeze_long_lived
+from app.prefetch import wait_for_prefetch
 from app.viewer import Bond, Scene, environment_scene
 from app.widgets import show_scene
 
 __all__ = ["crystalnn_label", "example_panel", "example_scene", "load_structure"]
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
+@st.cache_resource(show_spinner="Opening the dataset…", max_entries=2)
 def _open_source(paths: tuple[str, ...]) -> StructureSource:
     """The run's dataset, opened once per process (indexing as in the census)."""
-    return StructureSource.open(list(paths))
+    wait_for_prefetch()  # fairchem's reader is being imported in the background
+    source = StructureSource.open(list(paths))
+    freeze_long_lived()
+    return source
 
 
 def load_structure(run: Run, index: int) -> Atoms:
@@ -75,6 +80,7 @@ def example_scene(atoms: Atoms, row: pd.Series, *, radius: float) -> Scene:
 
 
 def _coordination_label(atoms: Atoms, structure_key: str, centre: int, chemenv: bool) -> str:
+    wait_for_prefetch()
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from analysis.environments import coordination

@@ -109,9 +109,27 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
 
 
+#: Records when the page's main thread was last busy (a task > 50 ms, incl. same-origin
+#: iframes such as the 3Dmol viewer): rendering that goes on after Streamlit's script
+#: finished (plotly layout, data grids, WebGL scenes) counts towards the page.
+_LONGTASK_JS = """
+window.__pammLastBusy = 0;
+window.__pammNoteBusy = (entries) => {
+  for (const e of entries) {
+    window.__pammLastBusy = Math.max(window.__pammLastBusy, e.startTime + e.duration);
+  }
+};
+try {
+  window.__pammBusyObserver = new PerformanceObserver((l) => window.__pammNoteBusy(l.getEntries()));
+  window.__pammBusyObserver.observe({type: "longtask", buffered: true});
+} catch (err) { window.__pammBusyObserver = null; }
+"""
+
+
 def new_page(browser, *, timeout: float = 180.0):
     """A 1400x1000 page whose actions and navigations wait up to ``timeout`` s."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.add_init_script(_LONGTASK_JS)
     page.set_default_timeout(timeout * 1000)
     page.set_default_navigation_timeout(timeout * 1000)
     return page
@@ -123,6 +141,13 @@ _IDLE_JS = """() => {
   if (busy) { window.__pammIdleSince = null; return false; }
   if (!window.__pammIdleSince) { window.__pammIdleSince = now; }
   return now - window.__pammIdleSince > 300;
+}"""
+
+_SETTLED_JS = """() => {
+  if (window.__pammBusyObserver) {
+    window.__pammNoteBusy(window.__pammBusyObserver.takeRecords());
+  }
+  return performance.now() - (window.__pammLastBusy || 0) > 300;
 }"""
 
 
@@ -137,3 +162,19 @@ def wait_until_idle(page, title: str, *, timeout: float = 180.0) -> float:
     page.wait_for_function(_IDLE_JS, timeout=timeout * 1000, polling=50)
     since = "() => window.__pammIdleSince ? (performance.now() - window.__pammIdleSince) / 1000 : 0"
     return page.evaluate(since)
+
+
+def wait_until_settled(page, *, timeout: float = 180.0) -> float:
+    """Wait until the browser's main thread has run no long task (> 50 ms) for 0.3 s:
+    everything drawn, including plotly charts, data grids and 3Dmol scenes in iframes.
+
+    Call right after :func:`wait_until_idle`. Returns how long ago (s) the page settled:
+    the end of the last long task, or this call if there was none since, so a timer can
+    stop at that moment.
+    """
+    page.evaluate("() => { window.__pammSettleCall = performance.now(); }")
+    page.wait_for_function(_SETTLED_JS, timeout=timeout * 1000, polling=50)
+    return page.evaluate(
+        "() => (performance.now() - Math.max(window.__pammLastBusy || 0,"
+        " window.__pammSettleCall)) / 1000"
+    )

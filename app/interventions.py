@@ -16,7 +16,9 @@ import numpy as np
 import py3Dmol
 import streamlit as st
 
-from app.viewer import _CELL_EDGES, _cell_corners, _vec, vendored_3dmol_js
+from app.loaders import freeze_long_lived
+from app.prefetch import wait_for_prefetch
+from app.viewer import _CELL_EDGES, _cell_corners, _vec, viewer_document
 
 __all__ = ["cached", "force_arrows_html", "load_model"]
 
@@ -27,9 +29,12 @@ _LOCK = threading.Lock()
 def load_model(path: str, sha256: str):
     """The run's checkpoint, loaded safely (weights only, spec checked); cached per sha256."""
     del sha256  # cache key only
+    wait_for_prefetch()
     from analysis.pipeline import load_model as load
 
-    return load(path)
+    model = load(path)
+    freeze_long_lived()
+    return model
 
 
 @st.cache_resource(max_entries=1)
@@ -48,8 +53,18 @@ def cached(key: tuple, compute: Callable[[], Any]) -> Any:
         return store[key]
 
 
-def force_arrows_html(atoms, dforces: np.ndarray, *, scale: float = 1.0, height: int = 420) -> str:
-    """Self-contained HTML: ``atoms`` with arrows ``scale * dforces`` [N, 3] at each atom.
+def force_arrows_html(
+    atoms,
+    dforces: np.ndarray,
+    *,
+    scale: float = 1.0,
+    height: int = 420,
+    script_url: str | None = None,
+) -> str:
+    """HTML: ``atoms`` with arrows ``scale * dforces`` [N, 3] at each atom.
+
+    Self-contained unless ``script_url`` names where to load 3Dmol.js from
+    (:func:`app.viewer.viewer_document`).
 
     >>> from ase.build import bulk
     >>> html = force_arrows_html(bulk("NaCl", "rocksalt", a=5.6), np.ones((2, 3)))
@@ -81,11 +96,5 @@ def force_arrows_html(atoms, dforces: np.ndarray, *, scale: float = 1.0, height:
         for a, b in _CELL_EDGES:
             view.addLine({"start": _vec(corners[a]), "end": _vec(corners[b]), "color": "#555555"})
     view.zoomTo()
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        "<style>body{margin:0;font-family:sans-serif}</style>"
-        f"<script>{vendored_3dmol_js()}</script>"
-        "<script>var $3Dmolpromise = Promise.resolve();</script></head>"
-        f"<body><div id='pamm-scene' data-pamm-natoms='{len(atoms)}' "
-        f"data-pamm-arrows='{drawn}'>{view.write_html()}</div></body></html>"
-    )
+    attrs = f"data-pamm-natoms='{len(atoms)}' data-pamm-arrows='{drawn}'"
+    return viewer_document(view, attrs=attrs, script_url=script_url)

@@ -26,3 +26,7 @@ PAGES = [
     st.Page("views/interventions.py", title="Interventions", icon=":material/science:"),
 ]
 st.navigation(PAGES).run()
+
+from app.prefetch import start_prefetch  # noqa: E402 (after sys.path is set)
+
+start_prefetch()  # heavy imports in the background, once the first page has run

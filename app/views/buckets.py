@@ -7,12 +7,15 @@ from analysis import nearest_buckets
 from app.loaders import current_run, manifest_stamp
 from app.widgets import SEL_BUCKET, cached_figure, head_picker, table_picker
 
+#: how many buckets (the heaviest) the picker lists; the others are reached by their id
+PICKER_BUCKETS = 200
+
 st.title("Bucket inspector")
 run = current_run()
 stamp = manifest_stamp(run.path)
 sel = st.session_state.get(SEL_BUCKET)
 
-c1, c2, c3 = st.columns([1, 1, 3])
+c1, c2, c3, c4 = st.columns([1, 1, 3, 1])
 with c1:
     table = table_picker("bucket_table", default=sel[0] if sel else None)
 with c2:
@@ -23,32 +26,67 @@ occupied = occupied.sort_values("mass", ascending=False)
 if occupied.empty:
     st.info(f"No occupied bucket in the {table} table, head {head}.")
     st.stop()
-ids = occupied["bucket"].tolist()
+occupied_ids = set(occupied["bucket"].tolist())
+
+
+def _jump() -> None:
+    """Go to the bucket typed into the id box (then clear the box)."""
+    typed = st.session_state.get("bucket_jump")
+    if typed is not None and int(typed) in occupied_ids:
+        st.session_state["bucket_pick"] = int(typed)
+        st.session_state["bucket_jump"] = None
+    elif typed is not None:
+        st.session_state["bucket_missing"] = int(typed)
+        st.session_state["bucket_jump"] = None
+
+
+if st.session_state.get("bucket_pick") not in occupied_ids:
+    want = sel[2] if sel and sel[:2] == (table, head) else None
+    heaviest = int(occupied["bucket"].iloc[0])
+    st.session_state["bucket_pick"] = want if want in occupied_ids else heaviest
+picked = st.session_state["bucket_pick"]
+# The picker lists the heaviest buckets (a selectbox of thousands of options costs the
+# browser ~1 s per page switch); any other occupied bucket is reached by its id.
+choices = occupied.head(PICKER_BUCKETS)
+if picked not in set(choices["bucket"].tolist()):
+    choices = occupied[occupied.index.isin(choices.index) | (occupied["bucket"] == picked)]
+ids = choices["bucket"].tolist()
 info = occupied.set_index("bucket")
-# One label per bucket, built column-wise (a per-option lookup costs ~1 s for 9k buckets).
+# One label per bucket, built column-wise (a per-option lookup is slow for many buckets).
 labels = dict(
     zip(
         ids,
-        occupied["bucket"].astype(str)
+        choices["bucket"].astype(str)
         + " — mass "
-        + occupied["mass"].map("{:,}".format)
+        + choices["mass"].map("{:,}".format)
         + ", "
-        + occupied["n_motifs"].astype(str)
+        + choices["n_motifs"].astype(str)
         + " motif(s), dominant "
-        + occupied["dominant_label"].astype(str),
+        + choices["dominant_label"].astype(str),
         strict=True,
     )
 )
-if st.session_state.get("bucket_pick") not in ids:
-    want = sel[2] if sel and sel[:2] == (table, head) else None
-    st.session_state["bucket_pick"] = want if want in ids else ids[0]
 with c3:
     bucket = st.selectbox(
-        "Bucket (occupied, by mass)",
+        f"Bucket (by mass: the {min(PICKER_BUCKETS, len(occupied)):,} heaviest of "
+        f"{len(occupied):,} occupied)",
         ids,
         format_func=labels.__getitem__,
         key="bucket_pick",
     )
+with c4:
+    st.number_input(
+        "…or bucket id",
+        min_value=0,
+        max_value=int(run.manifest["spec"][f"{table}_buckets"]) - 1,
+        value=None,
+        step=1,
+        placeholder="any occupied id",
+        key="bucket_jump",
+        on_change=_jump,
+    )
+if (missing := st.session_state.pop("bucket_missing", None)) is not None:
+    st.warning(f"Bucket {missing} ({table} table, head {head}) is empty: no motif hashes there.")
 st.session_state[SEL_BUCKET] = (table, int(head), int(bucket))
 row = info.loc[bucket]
 
@@ -118,6 +156,7 @@ with right:
                 size=here["this"].map({True: 14, False: 4}),
                 hover_data=["bucket", "dominant_label"],
                 color_discrete_map={True: "red", False: "lightgrey"},
+                render_mode="webgl",  # ~1,000 points: SVG costs the browser ~0.25 s
             )
             fig.update_layout(height=300, margin={"t": 10, "b": 10}, showlegend=False)
             return fig

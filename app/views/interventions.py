@@ -6,6 +6,8 @@ import streamlit as st
 
 from app.interventions import cached, force_arrows_html, load_model
 from app.loaders import current_run, manifest_stamp
+from app.prefetch import wait_for_prefetch
+from app.widgets import viewer_script_url
 
 st.title("Interventions")
 run = current_run()
@@ -19,6 +21,8 @@ if not ckpt.get("path"):
     st.warning("This run was computed from an in-memory model: no checkpoint to probe.")
     st.stop()
 
+with st.spinner("Loading torch and fairchem…"):
+    wait_for_prefetch()  # they may be importing in the background
 from analysis.io import RunError  # noqa: E402
 from analysis.probe_artifacts import load_probes  # noqa: E402
 from analysis.probes import ablation_effect, predict, probe_run, probe_structures  # noqa: E402
@@ -226,7 +230,8 @@ with tab_pick:
     dforce = atoms_rows[["dfx", "dfy", "dfz"]].to_numpy()  # (N, 3) eV/Å
     peak = float(np.linalg.norm(dforce, axis=1).max())
     scale = 1.5 / peak if peak > 0 else 1.0
-    st.iframe(force_arrows_html(atoms[s], dforce, scale=scale), height=420)
+    html = force_arrows_html(atoms[s], dforce, scale=scale, script_url=viewer_script_url())
+    st.iframe(html, height=420)
     st.caption(
         f"Red arrows: ΔF per atom, scaled so the largest is 1.5 Å ({peak * 1000:.3g} meV/Å)."
     )

@@ -6,7 +6,8 @@ import numpy as np
 import plotly.express as px
 import streamlit as st
 
-from app.loaders import current_run
+from app.loaders import current_run, freeze_long_lived
+from app.prefetch import wait_for_prefetch
 from app.viewer import environment_scene
 from app.widgets import show_scene
 from pamm.uploads import ACCEPTED, UploadError, parse_upload
@@ -23,6 +24,7 @@ def _model(path: str, sha256: str):
 
     model, _ = load_pamm_model(path)  # weights_only load, spec checked
     check_memory_tables(model)
+    freeze_long_lived()
     return model
 
 
@@ -77,6 +79,8 @@ if ckpt_path is None:
     )
     st.stop()
 
+with st.spinner("Loading torch and fairchem…"):
+    wait_for_prefetch()  # they may be importing in the background
 from app.predict import predict_structure  # noqa: E402 (torch only once a file is there)
 
 with st.spinner("Running the model…"):

@@ -79,5 +79,8 @@ def test_map_click_selects_and_3dmol_draws(server, browser_page):
     canvas.wait_for(timeout=30_000)
     box = canvas.bounding_box()
     assert box and box["width"] > 100 and box["height"] > 100
+    # headless chromium with --disable-gpu renders WebGL in software: no antialiasing
+    viewer_frame = next(f for f in page.frames if f.url.startswith("about:srcdoc"))
+    assert viewer_frame.evaluate("pammAntialias()") is False
     page.wait_for_timeout(500)
     _shot(page, "embedding-selected")

@@ -92,6 +92,15 @@ def test_html_can_load_the_library_from_the_static_route(nacl):
     assert viewer(linked) == viewer(inline)
 
 
+def test_viewer_antialiases_only_with_a_gpu(nacl):
+    """3Dmol's antialiasing is decided in the browser (off under software WebGL)."""
+    html = scene_html(scene_from_atoms(nacl))
+    assert 'createViewer(document.getElementById("3dmolviewer' in html
+    assert '{backgroundColor:"white",antialias:pammAntialias()}' in html
+    assert html.index("function pammAntialias()") < html.index("createViewer(")
+    assert "/swiftshader|llvmpipe|softpipe|software/i" in html
+
+
 @pytest.mark.parametrize("url", ["x.js'><script>alert(1)</script>", "javascript:alert(1)", ""])
 def test_script_url_must_be_a_plain_path(nacl, url):
     with pytest.raises(ValueError, match="script_url"):
