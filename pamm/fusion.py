@@ -39,7 +39,7 @@ class GateFusion(nn.Module):
     def forward(self, x: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [E, edge_dim], m [E, memory_dim] -> (x' [E, edge_dim], g [E, edge_dim])."""
         g = self.gate_values(x, m)  # [E, edge_dim]
-        return x + g * self.value(m), g
+        return torch.addcmul(x, g, self.value(m)), g  # fused: no [E, edge_dim] temporary
 
 
 class AffineFusion(GateFusion):
@@ -53,7 +53,8 @@ class AffineFusion(GateFusion):
     def forward(self, x: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [E, edge_dim], m [E, memory_dim] -> (x' [E, edge_dim], g [E, edge_dim])."""
         g = self.gate_values(x, m)  # [E, edge_dim]
-        return x + self.scale(m) * x + g * self.value(m), g
+        scaled = torch.addcmul(x, self.scale(m), x)  # (1 + W_γ m) ⊙ x
+        return torch.addcmul(scaled, g, self.value(m)), g
 
 
 def build_fusion(kind: str, *, edge_dim: int, memory_dim: int) -> GateFusion:
