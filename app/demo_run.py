@@ -8,6 +8,7 @@ A process-wide lock keeps two browser sessions from computing it twice.
 
 from __future__ import annotations
 
+import gc
 import threading
 from pathlib import Path
 
@@ -88,4 +89,5 @@ def build_demo_run(run_dir: Path) -> None:
                 st.error(f"Computing the demo analysis failed: {type(err).__name__}: {err}")
                 st.stop()
     bar.progress(1.0, text="Done")
+    gc.collect()  # the analysis's garbage, before open_run freezes the heap (app.loaders)
     st.rerun()
