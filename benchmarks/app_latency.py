@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.io import atomic_write_text
+from analysis.io import atomic_write_json
 from app.harness import (
     PAGES,
     chromium_path,
@@ -232,10 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.time_prepare:
         result.update(time_prepare())
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2))
     if args.json:
-        atomic_write_text(args.json, text + "\n")
+        atomic_write_json(args.json, result)
     return 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.io import atomic_write_text
+from analysis.io import atomic_write_json
 from app.harness import (
     PAGES,
     launch_chromium,
@@ -78,10 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         "load_avg_before": load_before,
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
     }
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2))
     if args.json:
-        atomic_write_text(args.json, text + "\n")
+        atomic_write_json(args.json, result)
     return 0
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from analysis.io import atomic_write_text
+from analysis.io import atomic_write_json
 from pamm.keys import extract_motifs
 from pamm.memory import MotifMemory
 from pamm.spec import MotifMemorySpec
@@ -188,10 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2))
     if args.json:
-        atomic_write_text(args.json, text + "\n")
+        atomic_write_json(args.json, result)
     return 0
 
 
