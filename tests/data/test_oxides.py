@@ -1,0 +1,87 @@
+"""The demo chemistry: charge balance, bond-length scaling, offline candidate sources."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from pamm.data.oxides import (
+    BOND_LENGTH,
+    CATIONS,
+    COMPOSITIONS,
+    OXIDATION,
+    _assignments,
+    charge_balanced,
+    pymatgen_candidates,
+    pyxtal_candidates,
+    scale_to_bonds,
+)
+
+
+def test_charge_balance_and_assignments() -> None:
+    assert charge_balanced({"Ca": 1, "Ti": 1, "O": 3})
+    assert not charge_balanced({"Ca": 1, "Ti": 1, "O": 2})
+    # an AB2 prototype with B as the anion: only the 4+ cations balance
+    maps = _assignments({"Fe": 1, "S": 2}, anion="S")
+    assert sorted(m["Fe"] for m in maps) == ["Si", "Ti"]
+    # every listed composition is charge balanced and inside the chemistry
+    from pymatgen.core import Composition
+
+    for formula in COMPOSITIONS:
+        counts = {el.symbol: n for el, n in Composition(formula).items()}
+        assert set(counts) <= set(OXIDATION), formula
+        assert charge_balanced(counts), formula
+
+
+def test_scale_to_bonds_sets_the_typical_length() -> None:
+    atoms = bulk("MgO", "rocksalt", a=6.0)  # Mg–O 3.0 Å, far too long
+    scaled = scale_to_bonds(atoms)
+    d = scaled.get_distance(0, 1, mic=True)
+    assert d == pytest.approx(BOND_LENGTH["Mg"], rel=1e-9)
+    # an O–O contact after scaling is rejected (O on both sites of a CsCl-like O–O cell)
+    broken = bulk("MgO", "rocksalt", a=4.2)
+    broken.symbols[0] = "O"
+    assert scale_to_bonds(broken) is None
+
+
+def test_pymatgen_candidates_are_balanced_oxides() -> None:
+    cands = pymatgen_candidates(np.random.default_rng(0), per_structure=2)
+    assert len(cands) >= 10
+    for c in cands:
+        symbols = c.atoms.get_chemical_symbols()
+        counts = {el: symbols.count(el) for el in set(symbols)}
+        assert "O" in counts and set(counts) - {"O"} <= set(CATIONS), c.name
+        assert charge_balanced(counts), c.name
+    names = {c.name.split(":")[0] for c in cands}
+    assert {"SiO2", "TiO2", "SrTiO3"} <= names
+
+
+def _point_group_order(group: int) -> int:
+    from pyxtal.symmetry import Group
+
+    general_position = Group(group)[0]
+    return len({tuple(op.affine_matrix[:3, :3].ravel()) for op in general_position.ops})
+
+
+def test_pyxtal_candidates_are_random_symmetric_crystals() -> None:
+    from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    import pamm.data.oxides as oxides
+
+    rng = np.random.default_rng(1)
+    original = oxides.COMPOSITIONS
+    try:
+        oxides.COMPOSITIONS = ("MgAl2O4",)
+        cands = pyxtal_candidates(rng, n_per_composition=2)
+    finally:
+        oxides.COMPOSITIONS = original
+    assert 1 <= len(cands) <= 2
+    for c in cands:
+        assert c.atoms.get_chemical_formula(empirical=True) == "Al2MgO4"
+        assert 8 <= len(c.atoms) <= 32
+        group = int(c.name.split(":sg")[1].split(":")[0])
+        found = SpacegroupAnalyzer(AseAtomsAdaptor.get_structure(c.atoms), symprec=1e-3)
+        # the crystal has at least the symmetry it was built in (a supergroup is possible)
+        assert len(found.get_symmetry_operations()) >= _point_group_order(group)
