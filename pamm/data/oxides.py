@@ -13,8 +13,9 @@ Candidates come from three offline sources (nothing is downloaded):
   chemistry), random space group per try.
 
 Every candidate is scaled isotropically so that the median cation–O nearest distance
-matches a typical bond length (:data:`BOND_LENGTH`) before CHGNet relaxes it
-(:mod:`pamm.data.parents`).
+matches a typical bond length (:data:`BOND_LENGTH`); random crystals are then scaled to
+the summed volume of their binary oxides (:func:`scale_to_volume`, random structures are
+porous at bond-length scale). CHGNet then relaxes them (:mod:`pamm.data.parents`).
 
 >>> charge_balanced({"Mg": 1, "Al": 2, "O": 4}), charge_balanced({"Mg": 1, "O": 2})
 (True, False)
@@ -44,6 +45,7 @@ __all__ = [
     "pymatgen_candidates",
     "pyxtal_candidates",
     "scale_to_bonds",
+    "scale_to_volume",
 ]
 
 #: Formal oxidation states of the chemistry.
@@ -134,6 +136,44 @@ class Candidate:
 def charge_balanced(counts: dict[str, int | float]) -> bool:
     """Whether the formal charges of ``counts`` (element → number) sum to zero."""
     return abs(sum(OXIDATION[el] * n for el, n in counts.items())) < 1e-9
+
+
+#: Volume per cation (Å³) of the binary oxide at ambient conditions (MgO, CaO, ZnO, Li2O,
+#: corundum, rutile; SiO2 between quartz and stishovite), for oxide-volume additivity.
+VOLUME_PER_CATION: dict[str, float] = {
+    "Mg": 18.7,
+    "Ca": 27.8,
+    "Zn": 23.8,
+    "Li": 12.3,
+    "Al": 21.2,
+    "Si": 30.0,
+    "Ti": 31.2,
+}
+
+
+def scale_to_volume(atoms: Atoms) -> Atoms:
+    """Scale the cell to the sum of the binary oxides' volumes (oxide-volume additivity),
+    then up as far as needed to keep like ions ≥ 2.2 Å apart and cation–O ≥ 0.85 × the
+    typical bond length. Random crystals start near their density, not blown up.
+
+    >>> from ase.build import bulk
+    >>> out = scale_to_volume(bulk("MgO", "rocksalt", a=5.0))
+    >>> round(float(out.get_volume()), 1)
+    18.7
+    """
+    symbols = np.array(atoms.get_chemical_symbols())
+    target = sum(VOLUME_PER_CATION[str(el)] for el in symbols if el != "O")
+    out = atoms.copy()
+    out.set_cell(out.cell.array * (target / out.get_volume()) ** (1 / 3), scale_atoms=True)
+    i, j, d = neighbor_list("ijd", out, 3.0)
+    is_o = symbols == "O"
+    like = is_o[i] == is_o[j]
+    needed = [1.0, *(2.2 / d[like])]
+    cat = ~is_o[i] & is_o[j]
+    bonds = np.array([BOND_LENGTH.get(str(el), 0.0) for el in symbols])
+    needed += list(0.85 * bonds[i[cat]] / d[cat])
+    out.set_cell(out.cell.array * max(needed), scale_atoms=True)
+    return out
 
 
 def scale_to_bonds(atoms: Atoms) -> Atoms | None:
@@ -313,6 +353,7 @@ def pyxtal_candidates(
             atoms.info.clear()
             scaled = scale_to_bonds(atoms)
             if scaled is not None:
+                scaled = scale_to_volume(scaled)
                 out.append(Candidate("pyxtal", f"{formula}:sg{group}:z{z}", scaled))
                 made += 1
     return out

@@ -1,7 +1,8 @@
 """Parent crystals: CHGNet relaxation of candidates, the physical-sanity rule, deduplication.
 
 Every candidate (:mod:`pamm.data.oxides`) is relaxed in positions and cell (FIRE on
-ASE's ``FrechetCellFilter``, ``fmax`` 0.05 eV/Å, at most ``max_steps`` steps). A relaxed
+ASE's ``FrechetCellFilter``, ``fmax`` 0.05 eV/Å, at most ``max_steps`` steps; given up
+at half the budget while max |F| > 0.5 eV/Å). A relaxed
 candidate becomes a parent unless :func:`parent_problem` names a reason:
 
 * ``not_converged``: max |F| (with the cell's virial) still above ``2 × fmax`` at the end;
@@ -30,6 +31,12 @@ from pamm.data.oxides import BOND_LENGTH
 __all__ = ["dedupe", "parent_problem", "relax_candidate", "select_parents"]
 
 FMAX = 0.05
+#: max |F| (eV/Å) above which a relaxation is given up at half its step budget
+HOPELESS_FMAX = 0.5
+
+
+def _fmax(cell_filter) -> float:
+    return float(np.linalg.norm(cell_filter.get_forces(), axis=1).max())
 
 
 def relax_candidate(atoms: Atoms, calc, *, max_steps: int = 150) -> dict:
@@ -45,8 +52,11 @@ def relax_candidate(atoms: Atoms, calc, *, max_steps: int = 150) -> dict:
     opt = FIRE(cell_filter, logfile=None, maxstep=0.2)
     error = None
     try:
-        opt.run(fmax=FMAX, steps=max_steps)
-        fmax = float(np.linalg.norm(cell_filter.get_forces(), axis=1).max())
+        # a start still far from any minimum halfway through will not make it: stop early
+        for _ in opt.irun(fmax=FMAX, steps=max_steps):
+            if opt.nsteps >= max_steps // 2 and _fmax(cell_filter) > HOPELESS_FMAX:
+                break
+        fmax = _fmax(cell_filter)
         energy = float(relaxed.get_potential_energy())
     except (RuntimeError, ValueError, FloatingPointError) as err:
         fmax, energy, error = float("inf"), float("nan"), f"{type(err).__name__}: {err}"
