@@ -53,6 +53,7 @@ class OxideConfig:
     per_prototype: int = 2
     pyxtal_per_composition: int = 6
     relax_max_steps: int = 150
+    max_atoms_random: int = 24  # pyxtal candidates above this are not relaxed
     max_above_lowest: float = 0.3  # eV/atom above the lowest parent of the same formula
     min_atoms: int = 12  # parents are repeated to at least this many atoms for sampling
     max_atoms: int = 40
@@ -254,9 +255,10 @@ def _stage_relax(config: OxideConfig, work: Path, cands: list[dict], workers: in
     out = work / "relaxed"
     out.mkdir(parents=True, exist_ok=True)
     done = {int(p.stem.split("_")[1]) for p in out.glob("cand_*.json")}
-    # largest first: the pool's tail is then short jobs
+    # known structure types first, small before large: a partial run holds the most parents
     pending = sorted(
-        (k for k in range(len(cands)) if k not in done), key=lambda k: -len(cands[k]["numbers"])
+        (k for k in _relaxable(config, cands) if k not in done),
+        key=lambda k: (cands[k]["source"] == "pyxtal", len(cands[k]["numbers"]), k),
     )
     _run_pool(
         _relax_work,
@@ -265,7 +267,17 @@ def _stage_relax(config: OxideConfig, work: Path, cands: list[dict], workers: in
         config,
         "candidates relaxed",
     )
-    return [json.loads((out / f"cand_{k:05d}.json").read_text()) for k in range(len(cands))]
+    return [json.loads((out / f"cand_{k:05d}.json").read_text()) for k in _relaxable(config, cands)]
+
+
+def _relaxable(config: OxideConfig, cands: list[dict]) -> list[int]:
+    """Candidates that are relaxed: random crystals only up to ``max_atoms_random`` atoms
+    (larger random cells rarely converge within the step budget)."""
+    return [
+        k
+        for k, c in enumerate(cands)
+        if c["source"] != "pyxtal" or len(c["numbers"]) <= config.max_atoms_random
+    ]
 
 
 def _stage_parents(config: OxideConfig, work: Path, entries: list[dict]) -> dict:
@@ -279,13 +291,8 @@ def _stage_parents(config: OxideConfig, work: Path, entries: list[dict]) -> dict
     parents = []
     for p in plan:
         e = entries[p["candidate"]]
-        parents.append(
-            p
-            | {
-                k: e[k]
-                for k in ("numbers", "positions", "cell", "energy_per_atom", "source", "name")
-            }
-        )
+        keys = ("numbers", "positions", "cell", "energy_per_atom", "source", "name", "candidate")
+        parents.append(p | {k: e[k] for k in keys})
     tasks = []
     for p in parents:
         for family in p["families"]:
