@@ -146,7 +146,7 @@ def time_prepare() -> dict:
     """``pamm demo --prepare`` into a fresh runs root: the demo's first start, end to end."""
     with tempfile.TemporaryDirectory(prefix="pamm-prepare-") as tmp:
         env = {**os.environ, "PAMM_RUNS_ROOT": tmp}
-        cmd = [sys.executable, "-m", "pamm.cli", "demo", "--prepare"]
+        cmd = [sys.executable, "-m", "pamm_lab", "demo", "--prepare"]
         before = load_avg()
         t = time.perf_counter()
         proc = subprocess.run(

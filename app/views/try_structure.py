@@ -8,9 +8,9 @@ import streamlit as st
 
 from app.loaders import current_run, freeze_long_lived
 from app.prefetch import wait_for_prefetch
+from app.uploads import ACCEPTED, UploadError, parse_upload
 from app.viewer import environment_scene
 from app.widgets import show_scene
-from pamm.uploads import ACCEPTED, UploadError, parse_upload
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_ATOMS = 500

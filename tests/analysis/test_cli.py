@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from analysis import load_run
-from pamm.cli import main
+from pamm_lab.cli import main
 from tests.analysis.conftest import tiny_checkpoint
 from tests.analysis.test_pipeline import tiny_dataset
 

@@ -19,7 +19,7 @@ from analysis.probe_artifacts import (
     write_probes,
 )
 from analysis.schema import PROBE_ARTIFACTS, PROBES_JSON
-from pamm.cli import main
+from pamm_lab.cli import main
 from tests.analysis.conftest import tiny_checkpoint
 from tests.analysis.test_pipeline import memory_model, tiny_dataset
 

@@ -10,9 +10,9 @@ import urllib.request
 
 import pytest
 
+from app.demo_cli import APP_ENTRY, streamlit_command
 from app.harness import free_port
-from pamm.cli import main
-from pamm.demo_cli import APP_ENTRY, streamlit_command
+from pamm_lab.cli import main
 from tests.app.conftest import RUN_NAME
 
 
@@ -40,7 +40,7 @@ def test_pamm_demo_serves_the_dashboard(runs_root):
     port = free_port()
     env = {**os.environ, "PAMM_RUNS_ROOT": str(runs_root)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pamm.cli", "demo", "--run", RUN_NAME, "--port", str(port)],
+        [sys.executable, "-m", "pamm_lab", "demo", "--run", RUN_NAME, "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

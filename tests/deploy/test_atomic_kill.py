@@ -46,7 +46,7 @@ def _checkpoint(path: Path) -> Path:
 
 def _command(checkpoint: Path, data: Path, out: Path, per_family: int) -> list[str]:
     return [
-        sys.executable, "-m", "pamm.cli", "analyze", "--checkpoint", str(checkpoint),
+        sys.executable, "-m", "pamm_lab", "analyze", "--checkpoint", str(checkpoint),
         "--data", str(data), "--out", str(out), "--max-per-family", str(per_family),
         "--embedding", "pca", "--batch-size", "2", "--force",
     ]  # fmt: skip

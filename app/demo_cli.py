@@ -14,8 +14,8 @@ from pathlib import Path
 
 __all__ = ["APP_ENTRY", "add_arguments", "run", "streamlit_command"]
 
-#: the dashboard's entry file, relative to this repository checkout
-APP_ENTRY = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+#: the dashboard's entry file (installed with the ``app`` package)
+APP_ENTRY = Path(__file__).resolve().parent / "streamlit_app.py"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,13 +88,6 @@ def _prepare() -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Serve the dashboard (replaces this process with streamlit)."""
-    if not APP_ENTRY.is_file():
-        print(f"pamm demo: dashboard not found at {APP_ENTRY} (needs a repository checkout)",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    repo = str(APP_ENTRY.parents[1])
-    if repo not in sys.path:
-        sys.path.insert(0, repo)
     if args.prepare:
         return _prepare()
     try:

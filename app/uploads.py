@@ -40,7 +40,7 @@ from pathlib import PurePath
 import numpy as np
 from ase import Atoms
 
-from pamm.upload_formats import (
+from app.upload_formats import (
     ACCEPTED,
     READERS,
     UploadError,
