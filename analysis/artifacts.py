@@ -20,9 +20,9 @@ from analysis.collisions import advisor, collision_stats
 from analysis.embeddings import embed_table
 from analysis.families import family_divergence, family_usage
 from analysis.gates import family_gate_summary, gate_ranking
-from analysis.io import atomic_write_npz, atomic_write_parquet
 from analysis.motifs import motif_family_table, motif_table, table_size
 from analysis.schema import TABLES
+from pamm.plumbing import atomic_write_npz, atomic_write_parquet
 from pamm.spec import MotifMemorySpec
 
 __all__ = ["examples_frame", "write_artifacts"]

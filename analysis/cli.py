@@ -79,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"pamm analyze: {err}", file=sys.stderr)
         return 2
     if args.chemiscope:
+        from analysis.data import StructureSource
         from analysis.export import export_chemiscope
 
-        export_chemiscope(out, out / "chemiscope.json.gz")
+        source = StructureSource.open([str(p) for p in args.data])  # the user's own --data
+        export_chemiscope(out, out / "chemiscope.json.gz", source=source)
     print(f"analysis run written to {out}")
     return 0

@@ -27,13 +27,7 @@ import torch
 from analysis.artifacts import write_artifacts
 from analysis.census import Census
 from analysis.data import StructureSource
-from analysis.io import (
-    atomic_write_json,
-    read_manifest,
-    replace_dir,
-    staging_dir,
-    write_manifest,
-)
+from analysis.io import read_manifest, replace_dir, staging_dir, write_manifest
 from analysis.probe_artifacts import (
     compute_probes,
     copy_probes,
@@ -48,22 +42,14 @@ from analysis.runner import (
     structure_sids,
 )
 from analysis.schema import PARQUET_ARTIFACTS, SCHEMA_VERSION
+from pamm.checkpoint import check_memory_tables
 from pamm.data.families import HELDOUT_FAMILIES
-from pamm.hashing import hash_params
+from pamm.plumbing import atomic_write_json, load_checked_model, sha256_file
 from pamm.spec import MotifMemorySpec
 
-__all__ = ["check_memory_tables", "load_model", "run_analysis", "sha256_file"]
+__all__ = ["run_analysis"]
 
 Progress = Callable[[float, str], None]
-
-
-def sha256_file(path: str | Path) -> str:
-    """sha256 hex digest of a file (streamed)."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _state_sha256(model: torch.nn.Module) -> str:
@@ -74,53 +60,11 @@ def _state_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def load_model(checkpoint: str | Path) -> torch.nn.Module:
-    """Load a PaMM checkpoint safely via ``pamm.checkpoint`` (weights only, spec checked)."""
-    from pamm.checkpoint import load_pamm_model
-
-    model, _ = load_pamm_model(checkpoint)
-    check_memory_tables(model)
-    return model.eval()
-
-
 def _load_any(checkpoint: str | Path) -> torch.nn.Module:
     """Any fairchem/PaMM checkpoint (e.g. a plain eSCN-MD baseline), loaded safely."""
     from pamm.checkpoint import build_model, load_checkpoint
 
     return build_model(load_checkpoint(checkpoint)).eval()
-
-
-def check_memory_tables(model: torch.nn.Module) -> MotifMemorySpec:
-    """The model's spec, after checking its tables and hash parameters agree with it.
-
-    Raises ValueError naming the mismatch (e.g. a checkpoint whose ``hash_seed`` or
-    table size was edited without re-training).
-    """
-    backbone = getattr(model, "backbone", model)
-    spec = getattr(backbone, "pamm_spec", None)
-    if not isinstance(spec, MotifMemorySpec):
-        raise ValueError("model has no PaMM spec (backbone.pamm_spec): not a PaMM model")
-    memory = getattr(backbone, "motif_memory", None)
-    if not spec.uses_memory or memory is None:
-        return spec
-    for table, m in (("pair", spec.pair_buckets), ("triplet", spec.triplet_buckets)):
-        a, b = hash_params(spec.hash_seed, spec.heads, table)
-        got_a = getattr(memory, f"{table}_hash_a").cpu().numpy()
-        got_b = getattr(memory, f"{table}_hash_b").cpu().numpy()
-        if not (np.array_equal(a, got_a) and np.array_equal(b, got_b)):
-            raise ValueError(
-                f"hashing spec does not match the {table} table: stored hash parameters differ "
-                f"from hash_params(seed={spec.hash_seed}, heads={spec.heads}); refusing to "
-                f"analyse (bucket maps would be wrong)"
-            )
-        weights = getattr(memory, f"{table}_table", None)
-        expected = (spec.heads, m, spec.head_dim)
-        if weights is not None and tuple(weights.shape) != expected:
-            raise ValueError(
-                f"hashing spec does not match the {table} table: shape {tuple(weights.shape)}, "
-                f"spec says [heads, buckets, head_dim] = {list(expected)}"
-            )
-    return spec
 
 
 def _table_rows(model: torch.nn.Module) -> dict[str, np.ndarray]:
@@ -199,7 +143,7 @@ def run_analysis(
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint {path} does not exist")
         ckpt = {"path": str(path.resolve()), "sha256": sha256_file(path)}
-        model = load_model(path)
+        model = load_checked_model(path)
     spec = check_memory_tables(model)
 
     report(0.02, "opening dataset")

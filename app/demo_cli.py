@@ -66,7 +66,7 @@ def _prepare() -> int:
 
     from analysis import run_analysis
     from app.demo_run import DEMO_ANALYSIS, demo_inputs
-    from pamm.settings import configured_roots
+    from pamm.plumbing import configured_roots
 
     try:
         checkpoint, data = demo_inputs()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pamm.settings import configured_roots
+from pamm.plumbing import configured_roots
 
 __all__ = ["build_demo_run", "demo_inputs"]
 

@@ -1,4 +1,4 @@
-"""Helpers of the Interventions page: cached model, cached probes, Δforce arrow view.
+"""Helpers of the Interventions page: cached probes, Δforce arrow view.
 
 The probes (``analysis.probes.probe_run``) need the run's checkpoint and a forward/backward
 pass per batch, so they are computed once per (run manifest, settings) with a progress
@@ -16,25 +16,11 @@ import numpy as np
 import py3Dmol
 import streamlit as st
 
-from app.loaders import freeze_long_lived
-from app.prefetch import wait_for_prefetch
 from app.viewer import _CELL_EDGES, _cell_corners, _vec, viewer_document
 
-__all__ = ["cached", "force_arrows_html", "load_model"]
+__all__ = ["cached", "force_arrows_html"]
 
 _LOCK = threading.Lock()
-
-
-@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=2)
-def load_model(path: str, sha256: str):
-    """The run's checkpoint, loaded safely (weights only, spec checked); cached per sha256."""
-    del sha256  # cache key only
-    wait_for_prefetch()
-    from analysis.pipeline import load_model as load
-
-    model = load(path)
-    freeze_long_lived()
-    return model
 
 
 @st.cache_resource(max_entries=1)

@@ -1,10 +1,13 @@
 """Which run the dashboard shows, and cached access to it.
 
-The app reads only under the roots of :mod:`pamm.settings` (``PAMM_RUNS_ROOT``,
+The app reads only under the roots of :mod:`pamm.plumbing` (``PAMM_RUNS_ROOT``,
 ``PAMM_DATA_ROOT``, ``PAMM_CHECKPOINT_ROOT``). The run shown is a *name* under the
 runs root: ``PAMM_RUN`` (default ``demo``), switchable in the sidebar among the
 runs found there. Loaders are cached on the run's manifest bytes, so a re-written
-run is picked up and switching pages is instant.
+run is picked up and switching pages is instant. A path stored in a manifest is never
+opened as it stands: the run's checkpoint is looked up under the checkpoint root by
+name and sha256 (:func:`run_model`), its dataset under the data root
+(``analysis.data.open_dataset``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from pathlib import Path
 import streamlit as st
 
 from analysis.io import Run, RunError, load_run
-from pamm.settings import configured_roots, list_under, resolve_under
+from pamm.plumbing import (
+    PathOutsideRootError,
+    configured_roots,
+    find_checkpoint,
+    list_under,
+    load_checked_model,
+    resolve_under,
+    stored_path_under,
+)
 
 __all__ = [
     "DEMO_RUN",
@@ -26,6 +37,7 @@ __all__ = [
     "freeze_long_lived",
     "manifest_stamp",
     "open_run",
+    "run_model",
     "run_names",
     "sibling_evaluations",
 ]
@@ -115,9 +127,9 @@ def sibling_evaluations(checkpoint: str | None) -> list[dict]:
 
     if not checkpoint:
         return []
-    root = configured_roots().checkpoints.resolve()
-    folder = Path(checkpoint).resolve().parent
-    if not folder.is_relative_to(root):
+    try:
+        folder = stored_path_under(configured_roots().checkpoints, checkpoint).parent
+    except PathOutsideRootError:
         return []
     rows = []
     for path in sorted(folder.glob("*.metrics.json")):
@@ -131,3 +143,45 @@ def sibling_evaluations(checkpoint: str | None) -> list[dict]:
                 rows.append({"checkpoint": data.get("checkpoint", path.name), "split": split,
                              **overall})  # fmt: skip
     return rows
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _checkpoint_under_root(root: str, stored: str, sha256: str) -> str | None:
+    found = find_checkpoint(root, stored, sha256)
+    return None if found is None else str(found)
+
+
+@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=2)
+def _load_model(path: str, sha256: str):
+    from app.prefetch import wait_for_prefetch
+
+    wait_for_prefetch()  # torch/fairchem may be importing in the background
+    model = load_checked_model(path, sha256=sha256)
+    freeze_long_lived()
+    return model
+
+
+def run_model(run: Run):
+    """The run's model, from its checkpoint found under ``PAMM_CHECKPOINT_ROOT`` (same
+    file name and sha256; :func:`pamm.plumbing.find_checkpoint`) and loaded checked
+    (:func:`pamm.plumbing.load_checked_model`), cached per process.
+
+    Stops the page with a message when there is none or it cannot be loaded.
+    """
+    ckpt = run.manifest["checkpoint"]
+    stored, sha256 = ckpt.get("path"), str(ckpt.get("sha256"))
+    if not stored:
+        st.warning("This run was computed from an in-memory model: no checkpoint to run.")
+        st.stop()
+    path = _checkpoint_under_root(str(configured_roots().checkpoints), stored, sha256)
+    if path is None:
+        st.warning(
+            f"The run's checkpoint `{Path(stored).name}` (sha256 {sha256[:12]}…) is not under "
+            "PAMM_CHECKPOINT_ROOT: nothing to run."
+        )
+        st.stop()
+    try:
+        return _load_model(path, sha256)
+    except (OSError, ValueError, RuntimeError) as err:
+        st.error(f"The run's checkpoint cannot be loaded: {err}")
+        st.stop()

@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from benchmarks.compare_table import write_table  # noqa: E402
 from pamm.evaluate import evaluate_checkpoint, load_predictor  # noqa: E402
+from pamm.plumbing import atomic_write, atomic_write_json, atomic_write_text  # noqa: E402
 from pamm.train import (  # noqa: E402
     VARIANTS,
     References,
@@ -54,14 +55,8 @@ DEMO_CHECK_STRUCTURES = 20
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    """Atomic JSON write (temp file in the same folder + os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=1, sort_keys=True)
-        fh.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    """Atomic JSON write (indent 1, sorted keys)."""
+    atomic_write_json(path, obj, indent=1, sort_keys=True)
 
 
 def run_name(variant: str, seed: int) -> str:
@@ -294,9 +289,8 @@ def cmd_export_demo(args: argparse.Namespace) -> int:
             (args.out / "runs" / f"{run_name(variant, args.seed)}.json").read_text()
         )
         ckpt = args.dest / f"{variant}.pt"
-        tmp = ckpt.with_suffix(".pt.tmp")
-        shutil.copyfile(record["checkpoint"], tmp)
-        os.replace(tmp, ckpt)
+        with Path(record["checkpoint"]).open("rb") as src:
+            atomic_write(ckpt, lambda fh, src=src: shutil.copyfileobj(src, fh))
         predictor = load_predictor(ckpt)
         first = read_split(args.data / "test", limit=DEMO_CHECK_STRUCTURES)
         check = summarize(structure_errors(predictor, first, batch_size=8))
@@ -323,9 +317,7 @@ def cmd_export_demo(args: argparse.Namespace) -> int:
     if args.card_only:
         cards = [json.loads((args.dest / f"{v}.metrics.json").read_text()) for v in DEMO_VARIANTS]
     card = args.dest / "README.md"
-    tmp = card.with_suffix(".md.tmp")
-    tmp.write_text(_demo_card(cards, args))
-    os.replace(tmp, card)
+    atomic_write_text(card, _demo_card(cards, args))
     return 0
 
 

@@ -14,11 +14,11 @@ seeds than expected) are listed, never silently dropped.
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from pamm.plumbing import atomic_write_json, atomic_write_text
 
 __all__ = ["SUMMARY_SCHEMA", "fmt", "load_runs", "mean_std", "summarize_runs", "write_table"]
 
@@ -227,14 +227,6 @@ def render_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def write_table(out: str | Path, expected_seeds: str | None = None) -> dict:
     """Write ``out/results.json`` and ``out/results.md``; return the summary."""
     out = Path(out)
@@ -246,6 +238,6 @@ def write_table(out: str | Path, expected_seeds: str | None = None) -> dict:
     if reference.is_file():
         summary["composition_only"] = json.loads(reference.read_text())["metrics"]
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "results.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    _atomic_write(out / "results.md", render_markdown(summary))
+    atomic_write_json(out / "results.json", summary, indent=1, sort_keys=True)
+    atomic_write_text(out / "results.md", render_markdown(summary))
     return summary

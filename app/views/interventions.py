@@ -4,25 +4,18 @@ import numpy as np
 import plotly.express as px
 import streamlit as st
 
-from app.interventions import cached, force_arrows_html, load_model
-from app.loaders import current_run, manifest_stamp
-from app.prefetch import wait_for_prefetch
+from app.interventions import cached, force_arrows_html
+from app.loaders import current_run, manifest_stamp, run_model
 from app.widgets import viewer_script_url
 
 st.title("Interventions")
 run = current_run()
-ckpt = run.manifest["checkpoint"]
 st.caption(
     "Causal probes of the run's checkpoint: switch a bucket, a motif or a whole table off "
     "(zero or mean row) and measure ΔE (meV/atom) and ΔF (meV/Å); a first-order attribution "
     "of every occupied bucket, checked against exact ablation of the top buckets."
 )
-if not ckpt.get("path"):
-    st.warning("This run was computed from an in-memory model: no checkpoint to probe.")
-    st.stop()
-
-with st.spinner("Loading torch and fairchem…"):
-    wait_for_prefetch()  # they may be importing in the background
+model = run_model(run)  # found under PAMM_CHECKPOINT_ROOT, never at the manifest's path
 from analysis.io import RunError  # noqa: E402
 from analysis.probe_artifacts import load_probes  # noqa: E402
 from analysis.probes import ablation_effect, predict, probe_run, probe_structures  # noqa: E402
@@ -55,8 +48,7 @@ top_k = c3.slider(
     key="iv_topk",
 )
 
-try:
-    model = load_model(ckpt["path"], str(ckpt.get("sha256")))
+try:  # the dataset is opened under PAMM_DATA_ROOT only
     atoms, families, indices = cached(
         ("structures", str(run.path), stamp, n_structures),
         lambda: probe_structures(run.manifest["dataset"], n_structures),

@@ -12,8 +12,8 @@ from ase.io import write
 
 from analysis import load_run, run_analysis
 from analysis.io import RunError
-from analysis.pipeline import check_memory_tables
 from analysis.schema import PARQUET_ARTIFACTS
+from pamm.checkpoint import check_memory_tables
 
 FAMILIES = ("rattled-300", "rattled-relax", "aimd-from-PBE-3000-nvt")
 

@@ -73,6 +73,7 @@ def app_env(runs_root, monkeypatch) -> Path:
     """Point the app at the test run (environment read by ``app.loaders``)."""
     monkeypatch.setenv("PAMM_RUNS_ROOT", str(runs_root))
     monkeypatch.setenv("PAMM_CHECKPOINT_ROOT", str(runs_root.parent))  # tiny-pamm.pt
+    monkeypatch.setenv("PAMM_DATA_ROOT", str(runs_root.parent))  # structures.extxyz
     monkeypatch.setenv("PAMM_RUN", RUN_NAME)
     monkeypatch.setenv("PAMM_PREFETCH", "0")  # no background imports in the test process
     return runs_root / RUN_NAME
