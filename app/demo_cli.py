@@ -1,8 +1,9 @@
 """``pamm demo``: open the dashboard on the bundled demo (or another analysis run).
 
 Runs ``streamlit run app/streamlit_app.py`` headless on port 8501. The demo analysis
-run (``$PAMM_RUNS_ROOT/demo``) is computed on the first page view with a progress bar
-inside the app, then reused; ``--prepare`` computes it in the terminal instead and exits.
+run (``$PAMM_RUNS_ROOT/demo``) is computed once, in a background process the first page
+view starts (:mod:`app.first_start`; every page shows its progress), then reused;
+``--prepare`` computes it in the terminal instead (same lock) and exits.
 """
 
 from __future__ import annotations
@@ -64,8 +65,7 @@ def streamlit_command(port: int, address: str | None = None) -> list[str]:
 def _prepare() -> int:
     from tqdm import tqdm
 
-    from analysis import run_analysis
-    from app.demo_run import DEMO_ANALYSIS, demo_inputs
+    from app.first_start import compute, demo_inputs
     from pamm.plumbing import configured_roots
 
     try:
@@ -82,7 +82,8 @@ def _prepare() -> int:
             bar.set_description_str(message)
             bar.refresh()
 
-        run_analysis(checkpoint, data, out, progress=progress, **DEMO_ANALYSIS)
+        if not compute(out, progress, wait=True):
+            print(f"pamm demo: {out} is there (computed earlier or by another process)")
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -91,6 +92,38 @@ def _chosen_name() -> str:
     return default
 
 
+def _first_start(run_dir: Path) -> None:
+    """Show the demo's first start (starting it if nobody has) until the run exists.
+
+    The analysis runs in its own process (:mod:`app.first_start`): closing the tab does
+    not stop it, and every visitor watches the same one. Reruns the page every second.
+    """
+    from app import first_start
+
+    state = first_start.status(run_dir)
+    if state.state == "failed":
+        st.error(f"Computing the demo analysis run failed: {state.message}")
+        if st.button("Try again", key="first_start_retry"):
+            first_start.start(run_dir)
+            st.rerun()
+        st.stop()
+    if state.state == "absent":
+        try:
+            first_start.demo_inputs()
+        except FileNotFoundError as err:
+            st.error(f"The demo analysis run does not exist yet and cannot be built: {err}")
+            st.stop()
+        first_start.start(run_dir)
+    if state.state != "done":
+        st.info(
+            "First start: the demo analysis run is being computed in the background (once; "
+            "later starts are instant). It goes on if you close this tab."
+        )
+        st.progress(min(max(state.fraction, 0.0), 1.0), text=state.message or "Starting…")
+        time.sleep(1.0)
+        st.rerun()
+
+
 def current_run() -> Run:
     """The run chosen in the sidebar; builds the demo run on first start.
 
@@ -110,9 +143,7 @@ def current_run() -> Run:
                 f"PAMM_RUN, or write one with `pamm analyze --out {run_dir}`)."
             )
             st.stop()
-        from app.demo_run import build_demo_run
-
-        build_demo_run(run_dir)
+        _first_start(run_dir)
     try:
         return open_run(str(run_dir), manifest_stamp(run_dir))
     except RunError as err:

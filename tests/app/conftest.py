@@ -87,6 +87,47 @@ def app_test(app_env):
     return AppTest.from_file("../../app/streamlit_app.py", default_timeout=120)
 
 
+@pytest.fixture
+def demo_roots(runs_root, tmp_path, monkeypatch):
+    """An empty runs root, the session's tiny checkpoint and structures as the demo's
+    inputs (environment set); yields the demo run directory (not there yet). Background
+    first starts this process began are stopped at the end."""
+    import shutil
+    import signal
+
+    from app import first_start
+
+    for var, name, source in (
+        ("CHECKPOINT", "checkpoints", runs_root.parent / "tiny-pamm.pt"),
+        ("DATA", "data", runs_root.parent / "structures.extxyz"),
+    ):
+        (tmp_path / name).mkdir()
+        shutil.copy(source, tmp_path / name)
+        monkeypatch.setenv(f"PAMM_{var}_ROOT", str(tmp_path / name))
+    monkeypatch.setenv("PAMM_RUNS_ROOT", str(tmp_path / "runs"))
+    monkeypatch.setenv("PAMM_RUN", "demo")
+    yield tmp_path / "runs" / "demo"
+    for child in first_start._CHILDREN.values():
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    first_start._CHILDREN.clear()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium through Playwright (skipped where there is none)."""
+    browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    from app.harness import launch_chromium
+
+    with sync_playwright() as pw:
+        chromium = launch_chromium(pw)
+        yield chromium
+        chromium.close()
+
+
 def browser_or_skip() -> str:
     """The chromium path; fail if ``PAMM_REQUIRE_BROWSER=1`` and none exists, else skip."""
     from app.harness import chromium_path
