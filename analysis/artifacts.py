@@ -140,6 +140,7 @@ def write_artifacts(
             "buckets": m,
             "heads": spec.heads,
             "occupied_per_head": coll[coll["head"] >= 0]["occupied"].tolist(),
+            "occupancy": float(coll[coll["head"] >= 0]["occupied"].mean() / m) if m else 0.0,
             "combined_motif_collision_rate": float(combined["motif_collision_rate"]),
             "combined_mass_collision_rate": float(combined["mass_collision_rate"]),
             "heldout_only_motifs": int(motifs["heldout_only"].sum()),

@@ -155,7 +155,7 @@ def _check_parquet(path: Path, heads: int) -> None:
         raise RunError(f"{path}: unreadable Parquet ({err})") from err
     expected = {c.name: c.dtype for c in PARQUET_ARTIFACTS[name]}
     if name.endswith("_motifs.parquet") and name != "bucket_motifs.parquet":
-        expected.update({f"bucket_{h}": "int64" for h in range(heads)})
+        expected.update({f"{c}_{h}": "int64" for h in range(heads) for c in ("bucket", "shared")})
     for col, dtype in expected.items():
         if col not in schema.names:
             raise RunError(f"{path}: missing column {col!r}")
@@ -168,7 +168,8 @@ def _check_parquet(path: Path, heads: int) -> None:
 class Run:
     """A validated run directory; tables load lazily and are cached.
 
-    ``run.frame("buckets")`` or ``run.frame("buckets.parquet")`` returns a DataFrame;
+    ``run.frame("buckets")`` or ``run.frame("buckets.parquet")`` returns a DataFrame,
+    ``run.select("buckets", table="pair", head=0, bucket=[3, 7])`` some of its rows;
     ``run.motifs("pair")`` the motif table; ``run.table_rows()`` the NPZ arrays;
     ``run.metrics`` the metrics dict; ``run.spec`` the ``MotifMemorySpec``.
     """
@@ -185,6 +186,30 @@ class Run:
         if file not in self._cache:
             self._cache[file] = pd.read_parquet(self.path / file)
         return self._cache[file]
+
+    def select(
+        self,
+        name: str,
+        *,
+        table: str | None = None,
+        head: int | None = None,
+        bucket: Any = None,
+        key: Any = None,
+    ) -> pd.DataFrame:
+        """Rows of artifact ``name`` matching every selector given (None: any).
+
+        ``bucket`` and ``key`` take one value or a collection of them. The one place
+        for the ``(table, head, bucket)`` filters of the pages.
+        """
+        frame = self.frame(name)
+        mask = np.ones(len(frame), bool)
+        for column, want in (("table", table), ("head", head), ("bucket", bucket), ("key", key)):
+            if want is None:
+                continue
+            values = frame[column].to_numpy()
+            many = isinstance(want, list | tuple | set | frozenset | np.ndarray | pd.Index)
+            mask &= np.isin(values, list(want)) if many else values == want
+        return frame[mask]
 
     def motifs(self, table: str) -> pd.DataFrame:
         """The motif table of ``table`` (``"pair"`` or ``"triplet"``)."""

@@ -107,8 +107,7 @@ def chemenv_label(atoms: Atoms, structure_key: str, centre: int) -> str:
 
 def example_panel(run: Run, table: str, key: int, *, widget_key: str, height: int = 420) -> None:
     """Pick one stored example of motif ``key`` and show its environment in 3D."""
-    ex = run.frame("examples")
-    ex = ex[(ex["table"] == table) & (ex["key"] == key)].reset_index(drop=True)
+    ex = run.select("examples", table=table, key=key).reset_index(drop=True)
     if ex.empty:
         st.info("No example occurrences were stored for this motif.")
         return

@@ -111,6 +111,18 @@ def _lock_taken(run_dir: Path) -> bool:
     return False
 
 
+def _is_current(run_dir: Path) -> bool:
+    """A run with a manifest of this schema version (an older one is recomputed: the
+    census is reused, the statistics are rewritten)."""
+    from analysis.schema import SCHEMA_VERSION
+
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("schema_version") == SCHEMA_VERSION
+
+
 def _read_progress(run_dir: Path) -> dict:
     try:
         return json.loads(_sidecar(run_dir, "progress.json").read_text())
@@ -123,7 +135,7 @@ def status(run_dir: str | Path) -> Status:
     run_dir = Path(run_dir)
     child = _CHILDREN.get(str(run_dir))
     alive = child is not None and child.poll() is None  # poll() also reaps a finished one
-    if (run_dir / "manifest.json").is_file():
+    if _is_current(run_dir):
         return Status("done", 1.0, "done")
     progress = _read_progress(run_dir)
     if alive or _lock_taken(run_dir):
@@ -194,7 +206,7 @@ def compute(
     (then raised), and the staging folder is removed."""
     run_dir = Path(run_dir)
     with _locked(run_dir, wait=wait) as mine:
-        if not mine or (run_dir / "manifest.json").is_file():
+        if not mine or _is_current(run_dir):
             return False
         _remove_staging(run_dir)  # left by a killed start
         print(f"first start: analysis of {run_dir} (pid {os.getpid()})", flush=True)

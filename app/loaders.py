@@ -136,14 +136,14 @@ def current_run() -> Run:
     except ValueError as err:
         st.error(f"Run name {name!r} is not usable: {err}")
         st.stop()
-    if not (run_dir / "manifest.json").is_file():
-        if name != DEMO_RUN:
-            st.error(
-                f"No analysis run named {name!r} under {roots.runs} (set PAMM_RUNS_ROOT / "
-                f"PAMM_RUN, or write one with `pamm analyze --out {run_dir}`)."
-            )
-            st.stop()
-        _first_start(run_dir)
+    if name == DEMO_RUN:
+        _first_start(run_dir)  # returns at once when the run is there (and current)
+    elif not (run_dir / "manifest.json").is_file():
+        st.error(
+            f"No analysis run named {name!r} under {roots.runs} (set PAMM_RUNS_ROOT / "
+            f"PAMM_RUN, or write one with `pamm analyze --out {run_dir}`)."
+        )
+        st.stop()
     try:
         return open_run(str(run_dir), manifest_stamp(run_dir))
     except RunError as err:

@@ -1,9 +1,9 @@
 """Try a structure: upload CIF/POSCAR/extxyz, run the run's checkpoint, see what fires."""
 
 import numpy as np
-import plotly.express as px
 import streamlit as st
 
+from app.figures import gate_histogram
 from app.loaders import current_run, run_model
 from app.uploads import ACCEPTED, UploadError, parse_upload
 from app.viewer import environment_scene
@@ -69,8 +69,7 @@ with view:
 with side:
     st.markdown(f"**Forces** on atom {centre}: `{np.round(pred.forces[centre], 4).tolist()}` eV/Å")
     if "gate_mean" in edges:
-        fig = px.histogram(edges, x="gate_mean", nbins=30)
-        fig.update_layout(height=240, margin={"t": 10, "b": 10}, xaxis_title="gate mean, all edges")
+        fig = gate_histogram(edges, "gate_mean", title="gate mean, all edges", nbins=30)
         st.plotly_chart(fig, width="stretch", key="try_gate_hist")
 
 st.subheader(f"Edges of atom {centre} (pair motifs and buckets)")

@@ -143,3 +143,25 @@ def test_no_temp_files_left(run_dir):
     out = run_dir[0]
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
     assert set(PARQUET_ARTIFACTS) <= set(os.listdir(out))
+
+
+def test_sharing_counts_agree_with_the_bucket_table(run_dir):
+    """``shared_<h>`` = motifs in the same bucket of head h minus one; the combined column
+    is the fewest over heads; ``Run.select`` picks the same rows as a hand filter."""
+    run = load_run(run_dir[0])
+    heads = run.manifest["spec"]["heads"]
+    for table in ("pair", "triplet"):
+        motifs = run.motifs(table)
+        for h in range(heads):
+            buckets = run.select("buckets", table=table, head=h).set_index("bucket")
+            expected = motifs[f"bucket_{h}"].map(buckets["n_motifs"]) - 1
+            assert (motifs[f"shared_{h}"] == expected).all()
+        per_head = motifs[[f"shared_{h}" for h in range(heads)]].min(axis=1)
+        assert (motifs["shared_all_heads"] == per_head).all()
+    bm = run.frame("bucket_motifs")
+    some = sorted(bm["bucket"].unique()[:3].tolist())
+    hand = bm[(bm["table"] == "pair") & (bm["head"] == 1) & bm["bucket"].isin(some)]
+    assert run.select("bucket_motifs", table="pair", head=1, bucket=some).equals(hand)
+    assert len(run.select("bucket_motifs", table="pair", head=1, bucket=some[0])) == (
+        (hand["bucket"] == some[0]).sum()
+    )

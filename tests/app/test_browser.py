@@ -25,8 +25,9 @@ def browser_page(browser):
 
 @pytest.fixture(scope="module")
 def server(runs_root, browser_page):
-    roots = {f"PAMM_{v}_ROOT": str(runs_root.parent) for v in ("DATA", "CHECKPOINT")}
-    with streamlit_server({**roots, "PAMM_RUNS_ROOT": str(runs_root), "PAMM_RUN": "testrun"}) as url:
+    env = {f"PAMM_{v}_ROOT": str(runs_root.parent) for v in ("DATA", "CHECKPOINT")}
+    env |= {"PAMM_RUNS_ROOT": str(runs_root), "PAMM_RUN": "testrun"}
+    with streamlit_server(env) as url:
         yield url
 
 
