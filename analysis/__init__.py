@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
         reliance_summary,
     )
     from analysis.schema import PARQUET_ARTIFACTS, SCHEMA_VERSION
+    from analysis.settings import AnalysisSettings
 
 #: submodule -> the public names it provides
 _SOURCES: dict[str, tuple[str, ...]] = {
@@ -80,6 +81,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "reliance_summary",
     ),
     "analysis.schema": ("PARQUET_ARTIFACTS", "SCHEMA_VERSION"),
+    "analysis.settings": ("AnalysisSettings",),
 }
 #: public name -> the submodule that defines it
 _LAZY: dict[str, str] = {name: mod for mod, names in _SOURCES.items() for name in names}
@@ -88,6 +90,7 @@ __all__ = [
     "FAMILY_NAMES",
     "PARQUET_ARTIFACTS",
     "SCHEMA_VERSION",
+    "AnalysisSettings",
     "Census",
     "CensusBuilder",
     "Predictions",

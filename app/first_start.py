@@ -50,7 +50,7 @@ DEMO_STRUCTURES_PER_FAMILY = 40
 #: opens without computing them (``pamm analyze --probes``)
 DEMO_PROBES = 24
 #: ``analysis.run_analysis`` settings of the demo run (first start and ``--prepare``)
-DEMO_ANALYSIS = {"max_per_family": DEMO_STRUCTURES_PER_FAMILY, "probes": DEMO_PROBES}
+DEMO_ANALYSIS = {"max_per_family": DEMO_STRUCTURES_PER_FAMILY, "probe_structures": DEMO_PROBES}
 #: least time between two progress-file writes (s)
 _PROGRESS_EVERY_S = 0.5
 
@@ -222,11 +222,11 @@ def compute(
                 atomic_write_json(_sidecar(run_dir, "progress.json"),
                                   {"fraction": fraction, "message": message})  # fmt: skip
 
-        from analysis import run_analysis
+        from analysis import AnalysisSettings, run_analysis
 
         try:
-            run_analysis(checkpoint, data, run_dir, progress=report, tqdm_bar=False,
-                         **DEMO_ANALYSIS)  # fmt: skip
+            settings = AnalysisSettings(**DEMO_ANALYSIS)
+            run_analysis(checkpoint, data, run_dir, settings, progress=report, tqdm_bar=False)
         except BaseException as err:
             _remove_staging(run_dir)
             detail = f"{type(err).__name__}: {err}"

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 from ase.io import write
 
-from analysis import load_run, run_analysis
+from analysis import AnalysisSettings, load_run, run_analysis
 from analysis.io import RunError
 from analysis.schema import PARQUET_ARTIFACTS
 from pamm.checkpoint import check_memory_tables
+
+#: the module run's settings (small and fast)
+QUICK = AnalysisSettings(max_per_family=3, embedding="pca")
 
 FAMILIES = ("rattled-300", "rattled-relax", "aimd-from-PBE-3000-nvt")
 
@@ -48,8 +52,8 @@ def run_dir(tmp_path_factory):
     model = memory_model()
     calls = []
     out = run_analysis(
-        model, data, root / "run", max_per_family=3, batch_size=4, tqdm_bar=False,
-        embedding="pca", progress=lambda f, m: calls.append((f, m)),
+        model, data, root / "run", replace(QUICK, batch_size=4), tqdm_bar=False,
+        progress=lambda f, m: calls.append((f, m)),
     )  # fmt: skip
     return out, model, data, calls
 
@@ -90,13 +94,11 @@ def test_gates_recorded(run_dir):
 def test_idempotent_and_census_reused(run_dir):
     out, model, data, _ = run_dir
     stamp = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    run_analysis(model, data, out, max_per_family=3, embedding="pca", tqdm_bar=False)
+    run_analysis(model, data, out, QUICK, tqdm_bar=False)
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamp
     # a changed analysis setting recomputes statistics but reuses the census
-    run_analysis(
-        model, data, out, max_per_family=3, embedding="pca", reservoir=8, tqdm_bar=False,
-        heldout=("rattled-relax",),
-    )  # fmt: skip
+    changed = replace(QUICK, reservoir=8, heldout=("rattled-relax",))
+    run_analysis(model, data, out, changed, tqdm_bar=False)
     assert (out / "census.npz").stat().st_mtime_ns == stamp["census.npz"]
     assert (out / "manifest.json").stat().st_mtime_ns != stamp["manifest.json"]
     run = load_run(out)
@@ -104,7 +106,7 @@ def test_idempotent_and_census_reused(run_dir):
     pair = run.motifs("pair")
     assert pair.loc[pair["heldout_only"], "top_family"].eq("rattled-relax").all()
     # restore the module fixture's settings for the other tests
-    run_analysis(model, data, out, max_per_family=3, embedding="pca", tqdm_bar=False)
+    run_analysis(model, data, out, QUICK, tqdm_bar=False)
 
 
 def test_load_run_errors_name_the_file(run_dir, tmp_path):

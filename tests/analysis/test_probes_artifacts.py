@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import load_run, run_analysis
+from analysis import AnalysisSettings, load_run, run_analysis
 from analysis.data import StructureSource
 from analysis.io import RunError
 from analysis.probe_artifacts import (
@@ -114,4 +114,5 @@ def test_pamm_analyze_probes_kept_and_optional(tmp_path, capsys):
 def test_probes_refused_without_hashed_tables(tmp_path):
     data = tiny_dataset(tmp_path / "tiny.extxyz", n=3)
     with pytest.raises(ValueError, match="hashed memory tables"):
-        run_analysis(memory_model("baseline"), data, tmp_path / "run", probes=2, tqdm_bar=False)
+        settings = AnalysisSettings(probe_structures=2)
+        run_analysis(memory_model("baseline"), data, tmp_path / "run", settings, tqdm_bar=False)

@@ -54,7 +54,7 @@ def runs_root(tmp_path_factory) -> Path:
     import torch
     from ase.io import write
 
-    from analysis import run_analysis
+    from analysis import AnalysisSettings, run_analysis
 
     root = tmp_path_factory.mktemp("runs")
     data = root.parent / "structures.extxyz"
@@ -62,9 +62,8 @@ def runs_root(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     np.random.seed(0)
     checkpoint = _tiny_checkpoint(root.parent / "tiny-pamm.pt")
-    run_analysis(
-        checkpoint, data, root / RUN_NAME, heldout=FAMILIES[-1:], embedding="pca", tqdm_bar=False
-    )
+    settings = AnalysisSettings(heldout=FAMILIES[-1:], embedding="pca")
+    run_analysis(checkpoint, data, root / RUN_NAME, settings, tqdm_bar=False)
     return root
 
 

@@ -54,14 +54,14 @@ def test_interventions_page_probes_the_checkpoint(app_test):
 @pytest.fixture(scope="module")
 def probed_root(runs_root, tmp_path_factory):
     """A runs root whose run holds the probes artifact (``pamm analyze --probes 8``)."""
-    from analysis import run_analysis
-    from tests.app.conftest import FAMILIES
+    from analysis import AnalysisSettings, load_run, run_analysis
 
     root = tmp_path_factory.mktemp("probed-runs")
+    heldout = load_run(runs_root / "testrun").manifest["heldout_families"]
+    settings = AnalysisSettings(heldout=heldout, embedding="pca", probe_structures=8, probe_top_k=5)
     run_analysis(
         runs_root.parent / "tiny-pamm.pt", runs_root.parent / "structures.extxyz",
-        root / "probed", heldout=FAMILIES[-1:], embedding="pca", tqdm_bar=False,
-        probes=8, probe_top_k=5,
+        root / "probed", settings, tqdm_bar=False,
     )  # fmt: skip
     return root
 
