@@ -159,12 +159,10 @@ def ideal_crystals() -> list[Atoms]:
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
-    """A uniformly random proper rotation matrix [3, 3] (QR of a Gaussian matrix)."""
-    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return q
+    """A uniformly random proper rotation matrix [3, 3] (``scipy.spatial.transform``)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.random(random_state=rng).as_matrix()
 
 
 def rotate_atoms(atoms: Atoms, rotation: np.ndarray, translation: np.ndarray) -> Atoms:

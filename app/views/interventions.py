@@ -4,9 +4,9 @@ import numpy as np
 import streamlit as st
 
 from app.figures import agreement_scatter, gate_effect_scatter, reliance_bars
-from app.interventions import cached, force_arrows_html
 from app.loaders import current_run, manifest_stamp, run_model
-from app.widgets import viewer_script_url
+from app.viewer import force_arrows_html
+from app.widgets import cached, viewer_script_url
 
 st.title("Interventions")
 run = current_run()
