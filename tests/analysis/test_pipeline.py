@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from ase.io import write
+from ase.io import read
 
 from analysis import AnalysisSettings, load_run, run_analysis
 from analysis.io import RunError
@@ -19,34 +19,8 @@ from pamm.checkpoint import check_memory_tables
 #: the module run's settings (small and fast)
 QUICK = AnalysisSettings(max_per_family=3, embedding="pca")
 
-FAMILIES = ("rattled-300", "rattled-relax", "aimd-from-PBE-3000-nvt")
-
-
-def tiny_dataset(path, n=12, seed=0):
-    from pamm.testing import random_crystal
-
-    rng = np.random.default_rng(seed)
-    frames = []
-    for k in range(n):
-        atoms = random_crystal(rng, n_atoms=4)
-        atoms.info["family"] = FAMILIES[k % len(FAMILIES)]
-        atoms.info["sid"] = f"tiny-{k}"
-        frames.append(atoms)
-    write(path, frames, format="extxyz")
-    return path
-
-
-def memory_model(mode="pamm"):
-    from pamm.testing import randomize_memory, tiny_model
-
-    model = tiny_model({"mode": mode, "pair_buckets": 64, "triplet_buckets": 128})
-    if mode != "baseline":
-        randomize_memory(model, seed=1)
-    return model
-
-
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(tmp_path_factory, tiny_dataset, memory_model):
     root = tmp_path_factory.mktemp("run")
     data = tiny_dataset(root / "tiny.extxyz")
     model = memory_model()
@@ -59,13 +33,14 @@ def run_dir(tmp_path_factory):
 
 
 def test_run_is_complete_and_valid(run_dir):
-    out, _, _, calls = run_dir
+    out, _, data, calls = run_dir
     run = load_run(out)
-    assert run.manifest["dataset"]["n_analysed"] == 9  # 3 families x 3
-    assert run.manifest["dataset"]["per_family"] == dict.fromkeys(FAMILIES, 3)
+    families = sorted({a.info["family"] for a in read(data, ":")})
+    assert run.manifest["dataset"]["n_analysed"] == 3 * len(families) == 9
+    assert run.manifest["dataset"]["per_family"] == dict.fromkeys(families, 3)
     pair = run.motifs("pair")
     assert pair["count"].sum() == run.metrics["tables"]["pair"]["n_occurrences"] > 0
-    assert set(pair["top_family"]) <= set(FAMILIES)
+    assert set(pair["top_family"]) <= set(families)
     # every motif is heldout-only iff its only family is the held-out one
     held = run.frame("motif_families").query("table == 'pair'")
     only = (held["family"] == "aimd-from-PBE-3000-nvt").groupby(held["key"]).all()
@@ -129,7 +104,7 @@ def test_load_run_errors_name_the_file(run_dir, tmp_path):
         load_run(tmp_path / "nowhere")
 
 
-def test_refuses_spec_table_mismatch():
+def test_refuses_spec_table_mismatch(memory_model):
     import torch
 
     model = memory_model()
