@@ -129,6 +129,14 @@ def _rms(forces: np.ndarray, splits: np.ndarray) -> np.ndarray:
     return np.array([np.sqrt((f**2).sum(1).mean()) for f in np.split(forces, splits)])
 
 
+def _check_reference(reference: Predictions | None, atoms_list: Sequence[Atoms]) -> None:
+    if reference is not None and not np.array_equal(reference.natoms, [len(a) for a in atoms_list]):
+        raise ValueError(
+            f"reference holds {len(reference.natoms)} structures with other atom counts than "
+            f"atoms_list ({len(atoms_list)} structures): build it with predict(model, atoms_list)"
+        )
+
+
 def ablation_effect(
     model: torch.nn.Module,
     atoms_list: Sequence[Atoms],
@@ -146,11 +154,7 @@ def ablation_effect(
     ``reference`` (from :func:`predict` on ``atoms_list``) replaces the unablated passes,
     halving the cost when several ablations probe the same structures.
     """
-    if reference is not None and not np.array_equal(reference.natoms, [len(a) for a in atoms_list]):
-        raise ValueError(
-            f"reference holds {len(reference.natoms)} structures with other atom counts than "
-            f"atoms_list ({len(atoms_list)} structures): build it with predict(model, atoms_list)"
-        )
+    _check_reference(reference, atoms_list)
     rows, atoms_rows = [], []
     for chunk in batch_ranges(len(atoms_list), batch_size):
         batch = [atoms_list[i] for i in chunk]
