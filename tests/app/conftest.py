@@ -127,6 +127,19 @@ def browser():
         chromium.close()
 
 
+def _viewer_atoms(html: str) -> list[tuple[str, np.ndarray]]:
+    import re
+
+    rows = re.findall(r"([A-Z][a-z]?)\s+(-?\d+\.\d+)\s+(-?\d+\.\d+)\s+(-?\d+\.\d+)", html)
+    return [(s, np.array([float(x), float(y), float(z)])) for s, x, y, z in rows]
+
+
+@pytest.fixture(scope="session")
+def viewer_atoms():
+    """``viewer_atoms(html)``: (symbol, position) of every atom line in a viewer's XYZ."""
+    return _viewer_atoms
+
+
 def browser_or_skip() -> str:
     """The chromium path; fail if ``PAMM_REQUIRE_BROWSER=1`` and none exists, else skip."""
     from app.harness import chromium_path
