@@ -178,15 +178,29 @@ def _locked(run_dir: Path, *, wait: bool) -> Iterator[bool]:
     """Hold the run's lock for the block; yields False if taken and not ``wait``."""
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     with _sidecar(run_dir, "lock").open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
+        if not _acquire(fh, wait):
             yield False
             return
         try:
             yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _acquire(fh, wait: bool, *, tries: int = 40, pause: float = 0.05) -> bool:
+    """Take the exclusive lock: blocking with ``wait``, else give up only if it stays
+    taken for ``tries * pause`` s (a page's :func:`status` probe holds it for an instant;
+    a computing process for minutes)."""
+    if wait:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        return True
+    for _ in range(tries):
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            time.sleep(pause)
+    return False
 
 
 def _remove_staging(run_dir: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def wait_for(run_dir: Path, states: set[str], timeout: float = 300.0):
+def wait_for(run_dir: Path, states: set[str], timeout: float = 900.0):
     from app.first_start import status
 
     deadline = time.monotonic() + timeout
@@ -34,6 +34,26 @@ def staging(run_dir: Path) -> list[Path]:
     return list(run_dir.parent.glob(f".{run_dir.name}.staging-*"))
 
 
+def test_a_status_probe_does_not_turn_a_start_away(tmp_path):
+    """status() takes the lock for an instant to see whether it is held; a process
+    starting at that moment must still get it (and one holding it for long must not)."""
+    import fcntl
+
+    from app import first_start
+
+    run_dir = tmp_path / "runs" / "demo"
+    run_dir.parent.mkdir(parents=True)
+    with first_start._sidecar(run_dir, "lock").open("a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # a probe (or another process) holds it now
+        threading.Timer(0.3, fcntl.flock, (other, fcntl.LOCK_UN)).start()
+        with first_start._locked(run_dir, wait=False) as mine:
+            assert mine
+        fcntl.flock(other, fcntl.LOCK_EX)  # held for longer than the retries last
+        with first_start._locked(run_dir, wait=False) as mine:
+            assert not mine
+        assert first_start.status(run_dir).state == "running"
+
+
 def test_concurrent_starts_run_one_analysis(demo_roots):
     from analysis import load_run
     from app.first_start import start
@@ -47,7 +67,7 @@ def test_concurrent_starts_run_one_analysis(demo_roots):
     for t in threads:
         t.join()
     assert wait_for(run_dir, {"done", "failed"}).state == "done"
-    assert other.wait(timeout=300) == 0
+    assert other.wait(timeout=900) == 0
     assert analyses_started(run_dir) == 1
     assert load_run(run_dir).manifest["settings"]["max_per_family"] == 40
     assert not staging(run_dir)
@@ -60,7 +80,7 @@ def test_a_killed_start_is_cleaned_and_resumed(demo_roots):
     run_dir = demo_roots
     assert first_start.start(run_dir)
     child = first_start._CHILDREN[str(run_dir)]
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900
     while not staging(run_dir):  # the analysis is under way
         assert child.poll() is None and time.monotonic() < deadline
         time.sleep(0.1)
@@ -79,7 +99,7 @@ def test_a_terminated_start_removes_its_staging_and_says_so(demo_roots):
     run_dir = demo_roots
     assert first_start.start(run_dir)
     child = first_start._CHILDREN[str(run_dir)]
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900
     while not staging(run_dir):
         assert child.poll() is None and time.monotonic() < deadline
         time.sleep(0.1)
@@ -93,12 +113,12 @@ def test_a_terminated_start_removes_its_staging_and_says_so(demo_roots):
 def _watch_first_start(tab, url: str) -> None:
     """Open the dashboard in ``tab`` and wait until it shows the first start's progress."""
     tab.goto(url)
-    tab.get_by_text("First start").first.wait_for(timeout=120_000)
+    tab.get_by_text("First start").first.wait_for(timeout=300_000)
 
 
 def _wait_for_run(tab) -> None:
     """Wait until ``tab`` shows the overview of the finished run."""
-    tab.get_by_text("Headline numbers").first.wait_for(timeout=300_000)
+    tab.get_by_text("Headline numbers").first.wait_for(timeout=900_000)
 
 
 @pytest.mark.browser
