@@ -62,12 +62,18 @@ def test_concurrent_starts_run_one_analysis(demo_roots):
     threads = [threading.Thread(target=start, args=(run_dir,)) for _ in range(3)]
     for t in threads:
         t.start()
-    # and another server process (or `python -m app.first_start`) at the same time
-    other = subprocess.Popen([sys.executable, "-m", "app.first_start", str(run_dir)])
+    # and another server process (or `python -m app.first_start`) at the same time, logging
+    # where the others do, so whichever wins the lock is counted
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    log = (run_dir.parent / f".{run_dir.name}.first-start.log").open("ab")
+    other = subprocess.Popen(
+        [sys.executable, "-m", "app.first_start", str(run_dir)], stdout=log, stderr=log
+    )
     for t in threads:
         t.join()
     assert wait_for(run_dir, {"done", "failed"}).state == "done"
     assert other.wait(timeout=900) == 0
+    log.close()
     assert analyses_started(run_dir) == 1
     assert load_run(run_dir).manifest["settings"]["max_per_family"] == 40
     assert not staging(run_dir)
