@@ -29,8 +29,8 @@ browser:
 	  else echo "no root/apt: browser tests will be skipped"; fi; }
 
 lint: venv
-	$(VENV)/bin/ruff check pamm analysis app tests benchmarks examples
+	$(VENV)/bin/ruff check pamm pamm_lab analysis app tests benchmarks examples
 
 test: venv browser
-	$(VENV)/bin/ruff check pamm analysis app tests benchmarks examples
+	$(VENV)/bin/ruff check pamm pamm_lab analysis app tests benchmarks examples
 	$(PY) -m pytest -q

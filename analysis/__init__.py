@@ -5,7 +5,8 @@ Notebooks import this package; ``pamm analyze`` writes a run directory of artifa
 
 Public names load on first use (PEP 562), so ``import analysis`` is cheap and a
 process pays for torch, fairchem, umap or scipy only when it touches a name that
-needs them; ``from analysis import X`` works as usual.
+needs them; ``from analysis import X`` works as usual. Each public name is listed once,
+in ``_SOURCES`` (submodule -> names); ``__all__`` is derived from it.
 
 >>> import analysis
 >>> analysis.SCHEMA_VERSION == analysis.schema.SCHEMA_VERSION
@@ -18,37 +19,7 @@ True
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
-    from analysis.buckets import bucket_motifs, bucket_summary, inverse_map, key_space
-    from analysis.census import FAMILY_NAMES, Census, CensusBuilder, merge
-    from analysis.collisions import advisor, collision_stats, expected_collision_rate
-    from analysis.data import StructureSource, load_structure
-    from analysis.embeddings import nearest_buckets, project_2d
-    from analysis.environments import coordination, local_environment
-    from analysis.export import chemiscope_dataset, export_chemiscope
-    from analysis.families import jensen_shannon, specific_buckets, specific_motifs
-    from analysis.gates import family_gate_summary, gate_histogram, gate_ranking
-    from analysis.io import Run, RunError, load_run
-    from analysis.latent import gfre, latent_comparison, lfre
-    from analysis.motifs import bucket_ids, motif_labels, motif_table
-    from analysis.pipeline import run_analysis
-    from analysis.probe_artifacts import load_probes
-    from analysis.probes import (
-        Predictions,
-        ablation_effect,
-        attribution_agreement,
-        bucket_attribution,
-        bucket_effects,
-        gate_vs_effect,
-        memory_reliance,
-        predict,
-        probe_run,
-        probe_structures,
-        reliance_summary,
-    )
-    from analysis.schema import PARQUET_ARTIFACTS, SCHEMA_VERSION
+from typing import Any
 
 #: submodule -> the public names it provides
 _SOURCES: dict[str, tuple[str, ...]] = {
@@ -80,61 +51,13 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "reliance_summary",
     ),
     "analysis.schema": ("PARQUET_ARTIFACTS", "SCHEMA_VERSION"),
+    "analysis.settings": ("AnalysisSettings",),
 }
 #: public name -> the submodule that defines it
 _LAZY: dict[str, str] = {name: mod for mod, names in _SOURCES.items() for name in names}
 
-__all__ = [
-    "FAMILY_NAMES",
-    "PARQUET_ARTIFACTS",
-    "SCHEMA_VERSION",
-    "Census",
-    "CensusBuilder",
-    "Predictions",
-    "Run",
-    "RunError",
-    "StructureSource",
-    "ablation_effect",
-    "advisor",
-    "attribution_agreement",
-    "bucket_attribution",
-    "bucket_effects",
-    "bucket_ids",
-    "bucket_motifs",
-    "bucket_summary",
-    "chemiscope_dataset",
-    "collision_stats",
-    "coordination",
-    "expected_collision_rate",
-    "export_chemiscope",
-    "family_gate_summary",
-    "gate_histogram",
-    "gate_ranking",
-    "gate_vs_effect",
-    "gfre",
-    "inverse_map",
-    "jensen_shannon",
-    "key_space",
-    "latent_comparison",
-    "lfre",
-    "load_probes",
-    "load_run",
-    "load_structure",
-    "local_environment",
-    "memory_reliance",
-    "merge",
-    "motif_labels",
-    "motif_table",
-    "nearest_buckets",
-    "predict",
-    "probe_run",
-    "probe_structures",
-    "project_2d",
-    "reliance_summary",
-    "run_analysis",
-    "specific_buckets",
-    "specific_motifs",
-]
+#: the public names, in one place: every name of ``_SOURCES``
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

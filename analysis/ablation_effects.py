@@ -25,6 +25,7 @@ from scipy.stats import spearmanr
 
 from pamm.ablation import Ablation, ablate
 from pamm.capture import find_pamm_backbone
+from pamm.plumbing import atoms_to_batch
 
 __all__ = [
     "MEV",
@@ -32,7 +33,6 @@ __all__ = [
     "Progress",
     "ablation_effect",
     "batch_ranges",
-    "collate_atoms",
     "head_outputs",
     "predict",
     "predict_batch",
@@ -43,19 +43,6 @@ __all__ = [
 Progress = Callable[[float, str], None]
 
 MEV = 1000.0
-
-
-def collate_atoms(atoms_list: Sequence[Atoms], cutoff: float):
-    """One fairchem batch (on-the-fly graph) of ``atoms_list``, calculators dropped."""
-    from fairchem.core.datasets.atomic_data import AtomicData
-    from fairchem.core.datasets.collaters.simple_collater import data_list_collater
-
-    data = []
-    for atoms in atoms_list:
-        clean = atoms.copy()
-        clean.calc = None
-        data.append(AtomicData.from_ase(clean, task_name="omat", radius=cutoff))
-    return data_list_collater(data, otf_graph=True)
 
 
 def batch_ranges(n: int, size: int) -> list[range]:
@@ -87,9 +74,9 @@ def predict_batch(
     model: torch.nn.Module, atoms_list: Sequence[Atoms], *, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """(energy [S] eV, forces [N, 3] eV/Å) of one batch; ``seed`` fixes eSCN's roll angles."""
-    backbone = find_pamm_backbone(model)
+    find_pamm_backbone(model)  # a clear error for a model without PaMM
     torch.manual_seed(seed)
-    efs = head_outputs(model(collate_atoms(atoms_list, backbone.pamm_spec.cutoff)))
+    efs = head_outputs(model(atoms_to_batch(atoms_list)))
     energy = efs["energy"]["energy"].detach().double().cpu().numpy().reshape(-1)
     return energy, efs["forces"]["forces"].detach().double().cpu().numpy()
 
@@ -142,6 +129,14 @@ def _rms(forces: np.ndarray, splits: np.ndarray) -> np.ndarray:
     return np.array([np.sqrt((f**2).sum(1).mean()) for f in np.split(forces, splits)])
 
 
+def _check_reference(reference: Predictions | None, atoms_list: Sequence[Atoms]) -> None:
+    if reference is not None and not np.array_equal(reference.natoms, [len(a) for a in atoms_list]):
+        raise ValueError(
+            f"reference holds {len(reference.natoms)} structures with other atom counts than "
+            f"atoms_list ({len(atoms_list)} structures): build it with predict(model, atoms_list)"
+        )
+
+
 def ablation_effect(
     model: torch.nn.Module,
     atoms_list: Sequence[Atoms],
@@ -159,11 +154,7 @@ def ablation_effect(
     ``reference`` (from :func:`predict` on ``atoms_list``) replaces the unablated passes,
     halving the cost when several ablations probe the same structures.
     """
-    if reference is not None and not np.array_equal(reference.natoms, [len(a) for a in atoms_list]):
-        raise ValueError(
-            f"reference holds {len(reference.natoms)} structures with other atom counts than "
-            f"atoms_list ({len(atoms_list)} structures): build it with predict(model, atoms_list)"
-        )
+    _check_reference(reference, atoms_list)
     rows, atoms_rows = [], []
     for chunk in batch_ranges(len(atoms_list), batch_size):
         batch = [atoms_list[i] for i in chunk]

@@ -28,13 +28,13 @@ from analysis.ablation_effects import (
     Progress,
     ablation_effect,
     batch_ranges,
-    collate_atoms,
     head_outputs,
     predict,
     rank_correlation,
 )
 from pamm.ablation import Ablation, replacement_rows
 from pamm.capture import capture, find_pamm_backbone
+from pamm.plumbing import atoms_to_batch
 
 __all__ = ["attribution_agreement", "bucket_attribution", "bucket_effects"]
 
@@ -125,7 +125,7 @@ def bucket_attribution(
         natoms = torch.tensor([len(a) for a in batch], dtype=torch.float64)
         torch.manual_seed(seed)
         with capture(model) as cap, _record_rows(memory) as store, _force_graph(model):
-            efs = head_outputs(model(collate_atoms(batch, backbone.pamm_spec.cutoff)))
+            efs = head_outputs(model(atoms_to_batch(batch)))
         rec = cap.records[-1]
         tables = list(store)
         looked = [store[t][0] for t in tables]

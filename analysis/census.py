@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from analysis.io import atomic_write_npz
 from analysis.reservoir import Reservoir, candidate_rows, occurrence_priority
 from analysis.schema import TABLES
 from pamm.data.families import OMAT24_FAMILIES, UNKNOWN_FAMILY
+from pamm.plumbing import atomic_write_npz
 
 __all__ = ["FAMILY_NAMES", "Census", "CensusBuilder", "MotifCounts", "Reservoir", "merge"]
 

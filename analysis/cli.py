@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the analysis; returns a process exit code (2 on bad input, with a message)."""
     from analysis.pipeline import run_analysis
-    from pamm.data.families import HELDOUT_FAMILIES
+    from analysis.settings import AnalysisSettings
 
     if args.max_per_family is not None and args.max_per_family < 0:
         print("pamm analyze: --max-per-family must be >= 0", file=sys.stderr)
@@ -61,26 +61,26 @@ def run(args: argparse.Namespace) -> int:
         print("pamm analyze: --probes must be >= 0 and --probe-top-k >= 1", file=sys.stderr)
         return 2
     try:
-        out = run_analysis(
-            args.checkpoint,
-            [str(p) for p in args.data],
-            args.out,
+        settings = AnalysisSettings(
             max_per_family=args.max_per_family or None,
             batch_size=args.batch_size,
             reservoir=args.reservoir,
-            heldout=tuple(HELDOUT_FAMILIES if args.heldout is None else args.heldout),
             embedding=args.embedding,
-            force=args.force,
-            probes=args.probes,
+            probe_structures=args.probes,
             probe_replace=args.probe_replace,
             probe_top_k=args.probe_top_k,
+            **({} if args.heldout is None else {"heldout": tuple(args.heldout)}),
         )
+        data = [str(p) for p in args.data]
+        out = run_analysis(args.checkpoint, data, args.out, settings, force=args.force)
     except (FileNotFoundError, ValueError) as err:
         print(f"pamm analyze: {err}", file=sys.stderr)
         return 2
     if args.chemiscope:
+        from analysis.data import StructureSource
         from analysis.export import export_chemiscope
 
-        export_chemiscope(out, out / "chemiscope.json.gz")
+        source = StructureSource.open([str(p) for p in args.data])  # the user's own --data
+        export_chemiscope(out, out / "chemiscope.json.gz", source=source)
     print(f"analysis run written to {out}")
     return 0

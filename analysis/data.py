@@ -4,7 +4,9 @@ A run's ``examples.parquet`` names structures by their index in the dataset open
 from the manifest's ``dataset.paths`` *exactly* as here: ``.aselmdb`` files (a folder
 contributes every ``*.aselmdb`` below it) go through fairchem's ``AseDBDataset``, which
 orders all files by sorted path; any other file (extxyz, CIF, POSCAR) is read with
-``ase.io.read`` and appended in the given order.
+``ase.io.read`` and appended in the given order. A manifest's paths are opened only
+under the configured data root (:func:`open_dataset`): a run may come from another
+machine, and its paths are never trusted as they stand.
 
 >>> from ase.build import bulk
 >>> ds = StructureSource.from_atoms([bulk("Cu"), bulk("Fe")])
@@ -23,8 +25,9 @@ from typing import Any
 from ase import Atoms
 
 from pamm.data.families import UNKNOWN_FAMILY, family_from_path, family_from_sid
+from pamm.plumbing import configured_roots, stored_path_under
 
-__all__ = ["StructureSource", "family_of", "load_structure"]
+__all__ = ["StructureSource", "dataset_paths", "family_of", "load_structure", "open_dataset"]
 
 _READABLE = (".extxyz", ".xyz", ".cif", ".traj", ".json")
 
@@ -134,9 +137,28 @@ class StructureSource:
         return h.hexdigest()
 
 
-def load_structure(dataset: dict[str, Any], index: int) -> Atoms:
-    """Structure ``index`` of a manifest's ``dataset`` entry (same indexing as the census)."""
+def dataset_paths(dataset: dict[str, Any], data_root: str | Path | None = None) -> list[str]:
+    """The paths of a manifest's ``dataset`` entry, each checked to lie under
+    ``data_root`` (default: ``PAMM_DATA_ROOT``, :func:`pamm.plumbing.configured_roots`).
+
+    Raises ``pamm.plumbing.PathOutsideRootError`` (a ValueError) for a path outside it
+    and FileNotFoundError for an in-memory dataset (no paths).
+    """
     paths = dataset.get("paths") or []
     if not paths:
         raise FileNotFoundError("the manifest's dataset names no paths (in-memory dataset)")
-    return StructureSource.open(paths).get_atoms(index)
+    root = configured_roots().data if data_root is None else Path(data_root)
+    return [str(stored_path_under(root, p)) for p in paths]
+
+
+def open_dataset(dataset: dict[str, Any], data_root: str | Path | None = None) -> StructureSource:
+    """The dataset a manifest names, opened only under the data root (:func:`dataset_paths`)."""
+    return StructureSource.open(dataset_paths(dataset, data_root))
+
+
+def load_structure(
+    dataset: dict[str, Any], index: int, data_root: str | Path | None = None
+) -> Atoms:
+    """Structure ``index`` of a manifest's ``dataset`` entry (same indexing as the census),
+    opened under the data root (:func:`open_dataset`)."""
+    return open_dataset(dataset, data_root).get_atoms(index)

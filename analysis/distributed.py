@@ -71,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         model = None
         spec = MotifMemorySpec()
         if args.checkpoint is not None:
-            from analysis.pipeline import check_memory_tables, load_model
+            from pamm.checkpoint import check_memory_tables
+            from pamm.plumbing import load_checked_model
 
-            model = load_model(args.checkpoint)
+            model = load_checked_model(args.checkpoint)
             spec = check_memory_tables(model)
         source = StructureSource.open(args.data)
         selection = select_structures(source, args.max_per_family or None)

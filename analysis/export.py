@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.data import StructureSource
-from analysis.io import Run, atomic_write_bytes, load_run
+from analysis.data import StructureSource, open_dataset
+from analysis.io import Run, load_run
+from pamm.plumbing import atomic_write_bytes
 
 __all__ = ["chemiscope_dataset", "export_chemiscope"]
 
@@ -55,12 +56,12 @@ def chemiscope_dataset(
 ) -> dict[str, Any]:
     """The chemiscope input dict (``chemiscope.create_input``) of a run's examples.
 
-    ``source`` defaults to the dataset named in the run's manifest.
+    ``source`` defaults to the dataset named in the run's manifest (under the data root).
     """
     run = run if isinstance(run, Run) else load_run(run)
     chemiscope = _chemiscope()
     if source is None:
-        source = StructureSource.open(run.manifest["dataset"]["paths"])
+        source = open_dataset(run.manifest["dataset"])
     picked = _pick(run, tables, max_environments)
     if picked.empty:
         raise ValueError(f"run {run.path} has no example occurrences to export")

@@ -1,26 +1,24 @@
 """Reading and writing a run directory: atomic writes, the manifest, ``load_run``.
 
-Every artifact is written to a temporary file in the same directory and moved into
-place with ``os.replace``, so a reader (the dashboard) never sees a half-written file.
+Every artifact is written atomically (:mod:`pamm.plumbing`), so a reader (the
+dashboard) never sees a half-written file.
 A whole run is written into a sibling staging directory and swapped in at once
 (:func:`replace_dir`), so a killed ``pamm analyze`` leaves the previous run intact.
 
->>> import tempfile, pandas as pd
->>> d = tempfile.mkdtemp()
->>> atomic_write_json(Path(d) / "m.json", {"a": 1})
->>> json.loads((Path(d) / "m.json").read_text())
-{'a': 1}
+>>> import tempfile
+>>> load_run(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+analysis.io.RunError: ...: no manifest.json (not an analysis run directory?)
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
-import io
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +30,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis.schema import MANIFEST_KEYS, PARQUET_ARTIFACTS, SCHEMA_VERSION, TABLES
+from pamm.plumbing import atomic_write_json
 
 __all__ = [
     "Run",
     "RunError",
-    "atomic_write_bytes",
-    "atomic_write_json",
-    "atomic_write_npz",
-    "atomic_write_parquet",
-    "atomic_write_text",
     "load_run",
     "read_manifest",
     "replace_dir",
@@ -51,62 +45,6 @@ __all__ = [
 
 class RunError(ValueError):
     """A run directory is missing, incomplete or of another schema version."""
-
-
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file + ``os.replace``)."""
-    _atomic_write(Path(path), lambda fh: fh.write(data), "wb")
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON atomically (numpy scalars/arrays allowed)."""
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
-
-
-def atomic_write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
-    """Write a DataFrame as Parquet (no index) atomically."""
-    buf = io.BytesIO()
-    frame.reset_index(drop=True).to_parquet(buf, index=False)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def atomic_write_npz(path: str | Path, **arrays: np.ndarray) -> None:
-    """Write arrays as a compressed ``.npz`` atomically (no pickled objects)."""
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def staging_dir(run_dir: str | Path) -> Path:
@@ -217,7 +155,7 @@ def _check_parquet(path: Path, heads: int) -> None:
         raise RunError(f"{path}: unreadable Parquet ({err})") from err
     expected = {c.name: c.dtype for c in PARQUET_ARTIFACTS[name]}
     if name.endswith("_motifs.parquet") and name != "bucket_motifs.parquet":
-        expected.update({f"bucket_{h}": "int64" for h in range(heads)})
+        expected.update({f"{c}_{h}": "int64" for h in range(heads) for c in ("bucket", "shared")})
     for col, dtype in expected.items():
         if col not in schema.names:
             raise RunError(f"{path}: missing column {col!r}")
@@ -230,7 +168,8 @@ def _check_parquet(path: Path, heads: int) -> None:
 class Run:
     """A validated run directory; tables load lazily and are cached.
 
-    ``run.frame("buckets")`` or ``run.frame("buckets.parquet")`` returns a DataFrame;
+    ``run.frame("buckets")`` or ``run.frame("buckets.parquet")`` returns a DataFrame,
+    ``run.select("buckets", table="pair", head=0, bucket=[3, 7])`` some of its rows;
     ``run.motifs("pair")`` the motif table; ``run.table_rows()`` the NPZ arrays;
     ``run.metrics`` the metrics dict; ``run.spec`` the ``MotifMemorySpec``.
     """
@@ -247,6 +186,30 @@ class Run:
         if file not in self._cache:
             self._cache[file] = pd.read_parquet(self.path / file)
         return self._cache[file]
+
+    def select(
+        self,
+        name: str,
+        *,
+        table: str | None = None,
+        head: int | None = None,
+        bucket: Any = None,
+        key: Any = None,
+    ) -> pd.DataFrame:
+        """Rows of artifact ``name`` matching every selector given (None: any).
+
+        ``bucket`` and ``key`` take one value or a collection of them. The one place
+        for the ``(table, head, bucket)`` filters of the pages.
+        """
+        frame = self.frame(name)
+        mask = np.ones(len(frame), bool)
+        for column, want in (("table", table), ("head", head), ("bucket", bucket), ("key", key)):
+            if want is None:
+                continue
+            values = frame[column].to_numpy()
+            many = isinstance(want, list | tuple | set | frozenset | np.ndarray | pd.Index)
+            mask &= np.isin(values, list(want)) if many else values == want
+        return frame[mask]
 
     def motifs(self, table: str) -> pd.DataFrame:
         """The motif table of ``table`` (``"pair"`` or ``"triplet"``)."""

@@ -108,6 +108,20 @@ def _gate_stats(count: np.ndarray, gq: np.ndarray, gq2: np.ndarray) -> tuple[np.
     return mean, np.sqrt(np.clip(var, 0.0, None))
 
 
+def sharing_counts(ids: np.ndarray) -> np.ndarray:
+    """How many *other* motifs share each motif's bucket, per head: [K, H] int64.
+
+    >>> sharing_counts(np.array([[3, 7], [3, 8], [4, 7]])).tolist()
+    [[1, 1], [1, 0], [0, 1]]
+    """
+    ids = np.asarray(ids, np.int64).reshape(len(ids), -1)  # [K, H]
+    out = np.zeros(ids.shape, np.int64)
+    for h in range(ids.shape[1]):
+        _, inverse, counts = np.unique(ids[:, h], return_inverse=True, return_counts=True)
+        out[:, h] = counts[inverse] - 1
+    return out
+
+
 def motif_table(
     census: Census, table: str, spec: MotifMemorySpec, heldout: tuple[str, ...] = ()
 ) -> pd.DataFrame:
@@ -131,6 +145,10 @@ def motif_table(
     ids = bucket_ids(table, keys, spec)  # [K, H]
     for h in range(ids.shape[1]):
         frame[f"bucket_{h}"] = ids[:, h]
+    shared = sharing_counts(ids)  # [K, H]
+    for h in range(ids.shape[1]):
+        frame[f"shared_{h}"] = shared[:, h]
+    frame["shared_all_heads"] = shared.min(axis=1)  # [K]
     return frame.sort_values(["count", "key"], ascending=[False, True], ignore_index=True)
 
 

@@ -1,6 +1,6 @@
 """``run_analysis``: checkpoint (or model) + dataset -> a complete run directory.
 
-Idempotent in two stages, each keyed by a fingerprint of its inputs stored in the
+Idempotent in stages, each keyed by a fingerprint of its inputs stored in the
 manifest: the *census* (checkpoint sha256 / model state, dataset fingerprint, census
 settings) is kept in ``census.npz`` and reused when unchanged; the *statistics*
 (census fingerprint + analysis settings + schema version) are skipped when unchanged
@@ -17,6 +17,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,7 @@ import torch
 from analysis.artifacts import write_artifacts
 from analysis.census import Census
 from analysis.data import StructureSource
-from analysis.io import (
-    atomic_write_json,
-    read_manifest,
-    replace_dir,
-    staging_dir,
-    write_manifest,
-)
+from analysis.io import read_manifest, replace_dir, staging_dir, write_manifest
 from analysis.probe_artifacts import (
     compute_probes,
     copy_probes,
@@ -48,22 +43,14 @@ from analysis.runner import (
     structure_sids,
 )
 from analysis.schema import PARQUET_ARTIFACTS, SCHEMA_VERSION
-from pamm.data.families import HELDOUT_FAMILIES
-from pamm.hashing import hash_params
+from analysis.settings import AnalysisSettings
+from pamm.checkpoint import check_memory_tables
+from pamm.plumbing import atomic_write_json, load_checked_model, sha256_file
 from pamm.spec import MotifMemorySpec
 
-__all__ = ["check_memory_tables", "load_model", "run_analysis", "sha256_file"]
+__all__ = ["run_analysis"]
 
 Progress = Callable[[float, str], None]
-
-
-def sha256_file(path: str | Path) -> str:
-    """sha256 hex digest of a file (streamed)."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _state_sha256(model: torch.nn.Module) -> str:
@@ -74,53 +61,11 @@ def _state_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def load_model(checkpoint: str | Path) -> torch.nn.Module:
-    """Load a PaMM checkpoint safely via ``pamm.checkpoint`` (weights only, spec checked)."""
-    from pamm.checkpoint import load_pamm_model
-
-    model, _ = load_pamm_model(checkpoint)
-    check_memory_tables(model)
-    return model.eval()
-
-
 def _load_any(checkpoint: str | Path) -> torch.nn.Module:
     """Any fairchem/PaMM checkpoint (e.g. a plain eSCN-MD baseline), loaded safely."""
     from pamm.checkpoint import build_model, load_checkpoint
 
     return build_model(load_checkpoint(checkpoint)).eval()
-
-
-def check_memory_tables(model: torch.nn.Module) -> MotifMemorySpec:
-    """The model's spec, after checking its tables and hash parameters agree with it.
-
-    Raises ValueError naming the mismatch (e.g. a checkpoint whose ``hash_seed`` or
-    table size was edited without re-training).
-    """
-    backbone = getattr(model, "backbone", model)
-    spec = getattr(backbone, "pamm_spec", None)
-    if not isinstance(spec, MotifMemorySpec):
-        raise ValueError("model has no PaMM spec (backbone.pamm_spec): not a PaMM model")
-    memory = getattr(backbone, "motif_memory", None)
-    if not spec.uses_memory or memory is None:
-        return spec
-    for table, m in (("pair", spec.pair_buckets), ("triplet", spec.triplet_buckets)):
-        a, b = hash_params(spec.hash_seed, spec.heads, table)
-        got_a = getattr(memory, f"{table}_hash_a").cpu().numpy()
-        got_b = getattr(memory, f"{table}_hash_b").cpu().numpy()
-        if not (np.array_equal(a, got_a) and np.array_equal(b, got_b)):
-            raise ValueError(
-                f"hashing spec does not match the {table} table: stored hash parameters differ "
-                f"from hash_params(seed={spec.hash_seed}, heads={spec.heads}); refusing to "
-                f"analyse (bucket maps would be wrong)"
-            )
-        weights = getattr(memory, f"{table}_table", None)
-        expected = (spec.heads, m, spec.head_dim)
-        if weights is not None and tuple(weights.shape) != expected:
-            raise ValueError(
-                f"hashing spec does not match the {table} table: shape {tuple(weights.shape)}, "
-                f"spec says [heads, buckets, head_dim] = {list(expected)}"
-            )
-    return spec
 
 
 def _table_rows(model: torch.nn.Module) -> dict[str, np.ndarray]:
@@ -152,37 +97,125 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a run needs: stage fingerprints, and which stages are already done."""
+
+    census_fp: str
+    stats_fp: str
+    stats_settings: dict[str, Any]
+    probe_cfg: dict[str, Any] | None
+    probes_fp: str | None
+    reuse_census: bool
+    reuse_probes: bool
+    up_to_date: bool
+
+
+def _open_model(checkpoint_or_model: str | Path | torch.nn.Module):
+    """(model, manifest["checkpoint"] entry)."""
+    if isinstance(checkpoint_or_model, torch.nn.Module):
+        model = checkpoint_or_model
+        return model, {"path": None, "sha256": None, "state_sha256": _state_sha256(model)}
+    path = Path(checkpoint_or_model)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    return load_checked_model(path), {"path": str(path.resolve()), "sha256": sha256_file(path)}
+
+
+def _plan(
+    out: Path, ckpt: dict, fingerprint: str, spec: MotifMemorySpec,
+    settings: AnalysisSettings, baseline: Any, force: bool,
+) -> _Plan:  # fmt: skip
+    """Fingerprint the census, statistics and probe stages; compare with the old run."""
+    census_fp = _fingerprint(ckpt, fingerprint, spec.to_dict(), settings.census_part(),
+                             SCHEMA_VERSION)  # fmt: skip
+    base_id = None
+    if baseline is not None:
+        is_model = isinstance(baseline, torch.nn.Module)
+        base_id = _state_sha256(baseline) if is_model else sha256_file(baseline)
+    stats_settings = {
+        "baseline": base_id, "latent_structures": settings.latent_structures,
+        "heldout": list(settings.heldout), "embedding": settings.embedding,
+        "max_embedding_points": settings.max_embedding_points,
+    }  # fmt: skip
+    stats_fp = _fingerprint(census_fp, stats_settings)
+    old = _old_manifest(out) or {}
+    stages = old.get("stages", {})
+    n_probes = settings.probe_structures
+    if n_probes and (not spec.uses_memory or spec.mode == "mlp"):
+        raise ValueError(f"probes need hashed memory tables; this model has mode={spec.mode!r}")
+    # requested probes, or still-valid stored ones (same checkpoint, data, spec) to keep
+    probe_cfg = probe_settings(
+        n_probes, replace=settings.probe_replace, top_k=settings.probe_top_k,
+        batch_size=settings.batch_size,
+    ) if n_probes else old.get("settings", {}).get("probes")  # fmt: skip
+    probes_fp = _fingerprint(ckpt, fingerprint, spec.to_dict(), probe_cfg) if probe_cfg else None
+    probes_ok = probes_fp is not None and stages.get("probes") == probes_fp and has_probes(out)
+    if not n_probes and not probes_ok:
+        probe_cfg = probes_fp = None  # stale stored probes are dropped
+    complete = all((out / n).is_file() for n in [*PARQUET_ARTIFACTS, "table_rows.npz"])
+    up_to_date = bool(old) and stages.get("statistics") == stats_fp and complete
+    return _Plan(
+        census_fp=census_fp, stats_fp=stats_fp, stats_settings=stats_settings,
+        probe_cfg=probe_cfg, probes_fp=probes_fp,
+        reuse_census=not force and stages.get("census") == census_fp
+        and (out / "census.npz").is_file(),
+        reuse_probes=probes_ok and not (n_probes and force),
+        up_to_date=not force and up_to_date and (probe_cfg is None or probes_ok),
+    )  # fmt: skip
+
+
+def _census(
+    model: torch.nn.Module, source: StructureSource, selection: Any, spec: MotifMemorySpec,
+    settings: AnalysisSettings, progress: Progress | None, tqdm_bar: bool,
+) -> Census:  # fmt: skip
+    """The census of ``selection`` (through the model, or graphs only for a baseline)."""
+    kwargs = {"batch_size": settings.batch_size, "reservoir": settings.reservoir,
+              "progress": progress, "tqdm_bar": tqdm_bar}  # fmt: skip
+    if spec.uses_memory:
+        return census_from_model(model, source, selection, spec, **kwargs)
+    return census_from_graphs(source, selection, spec, **kwargs)
+
+
+#: metrics note of the controls whose lookups ignore motif identity
+_LOOKUP_NOTE = (
+    "mode={mode}: bucket maps hash the motif keys with the spec's parameters; "
+    "the model itself does not look rows up by motif identity"
+)
+
+
+def _probes(
+    out: Path, stage: Path, model: torch.nn.Module, source: StructureSource, plan: _Plan,
+    progress: Progress | None,
+) -> dict[str, float]:  # fmt: skip
+    """Store the probes in ``stage``: kept from ``out`` when still valid, else computed."""
+    if plan.reuse_probes:
+        copy_probes(out, stage)
+        return {}
+    t0 = time.perf_counter()
+    write_probes(stage, compute_probes(model, source, plan.probe_cfg, progress=progress))
+    return {"probes_s": time.perf_counter() - t0}
+
+
 def run_analysis(
     checkpoint_or_model: str | Path | torch.nn.Module,
     data: str | Path | Sequence[str | Path] | StructureSource,
     out: str | Path,
+    settings: AnalysisSettings | None = None,
     *,
-    progress: Progress | None = None,
-    max_per_family: int | None = 100,
-    batch_size: int = 16,
-    reservoir: int = 8,
-    heldout: Sequence[str] = HELDOUT_FAMILIES,
-    embedding: str = "auto",
-    max_embedding_points: int = 2000,
     baseline: str | Path | torch.nn.Module | None = None,
-    latent_structures: int = 64,
+    progress: Progress | None = None,
     force: bool = False,
     tqdm_bar: bool = True,
-    probes: int = 0,
-    probe_replace: str = "zero",
-    probe_top_k: int = 10,
 ) -> Path:
     """Compute (or reuse) the census and all artifacts; returns the run directory.
 
-    ``progress(fraction, message)`` is called along the way (0..1): the census takes
-    the first 80 %. ``data`` is a path (folder of ``.aselmdb`` / ASE files), a list
-    of paths, or a ``StructureSource``. At most ``max_per_family`` structures per
-    family are analysed (None: all); the counts land in the manifest. With a
-    ``baseline`` model/checkpoint, GFRE/LFRE between its node features and the PaMM
-    model's on the first ``latent_structures`` selected structures go into metrics.
-    With ``probes`` > 0, the causal probes (``analysis.probe_artifacts``) of that many evenly
-    spaced structures are stored too (kept, not recomputed, while their inputs are unchanged).
+    ``data``: a path (folder of ``.aselmdb`` / ASE files), a list of them, or a
+    ``StructureSource``; ``settings`` (default ``AnalysisSettings()``) go into the
+    manifest; ``progress(fraction, message)`` runs 0..1 (census: the first 80 %); with a
+    ``baseline``, GFRE/LFRE vs its node features go into metrics; ``force`` redoes all.
     """
+    settings = settings or AnalysisSettings()
     out = Path(out)
     t_start = time.perf_counter()
 
@@ -190,112 +223,68 @@ def run_analysis(
         if progress is not None:
             progress(float(min(max(frac, 0.0), 1.0)), msg)
 
-    report(0.0, "loading model")
-    if isinstance(checkpoint_or_model, torch.nn.Module):
-        model, ckpt = checkpoint_or_model, {"path": None, "sha256": None}
-        ckpt["state_sha256"] = _state_sha256(model)
-    else:
-        path = Path(checkpoint_or_model)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint {path} does not exist")
-        ckpt = {"path": str(path.resolve()), "sha256": sha256_file(path)}
-        model = load_model(path)
-    spec = check_memory_tables(model)
+    def sub(start: float, span: float, prefix: str = "") -> Progress | None:
+        return None if progress is None else (lambda f, m: report(start + span * f, prefix + m))
 
+    report(0.0, "loading model")
+    model, ckpt = _open_model(checkpoint_or_model)
+    spec = check_memory_tables(model)
     report(0.02, "opening dataset")
     source = data if isinstance(data, StructureSource) else StructureSource.open(
         [data] if isinstance(data, str | Path) else list(data)
     )  # fmt: skip
     fingerprint = source.fingerprint()
-    census_settings = {"max_per_family": max_per_family, "reservoir": reservoir}
-    census_fp = _fingerprint(ckpt, fingerprint, spec.to_dict(), census_settings, SCHEMA_VERSION)
-    base_id = None
-    if baseline is not None:
-        base_id = (
-            _state_sha256(baseline)
-            if isinstance(baseline, torch.nn.Module)
-            else sha256_file(baseline)
-        )
-    stats_settings = {
-        "baseline": base_id,
-        "latent_structures": latent_structures,
-        "heldout": list(heldout),
-        "embedding": embedding,
-        "max_embedding_points": max_embedding_points,
-    }
-    stats_fp = _fingerprint(census_fp, stats_settings)
-    old = _old_manifest(out)
-    stages = (old or {}).get("stages", {})
-    if probes and (not spec.uses_memory or spec.mode == "mlp"):
-        raise ValueError(f"probes need hashed memory tables; this model has mode={spec.mode!r}")
-    # requested probes, or still-valid stored ones (same checkpoint, data, spec) to keep
-    probe_cfg = probe_settings(
-        probes, replace=probe_replace, top_k=probe_top_k, batch_size=batch_size
-    ) if probes else (old or {}).get("settings", {}).get("probes")  # fmt: skip
-    probes_fp = _fingerprint(ckpt, fingerprint, spec.to_dict(), probe_cfg) if probe_cfg else None
-    probes_ok = probes_fp is not None and stages.get("probes") == probes_fp and has_probes(out)
-    if not probes and not probes_ok:
-        probe_cfg = probes_fp = None  # stale stored probes are dropped
-    complete = all((out / n).is_file() for n in [*PARQUET_ARTIFACTS, "table_rows.npz"])
-    up_to_date = old and stages.get("statistics") == stats_fp and complete
-    if not force and up_to_date and (probe_cfg is None or probes_ok):
+    plan = _plan(out, ckpt, fingerprint, spec, settings, baseline, force)
+    if plan.up_to_date:
         report(1.0, "up to date")
         return out
 
-    selection = select_structures(source, max_per_family)
+    selection = select_structures(source, settings.max_per_family)
     timings: dict[str, float] = {}
     stage = staging_dir(out)  # the new run is built here and swapped in at the end
-    census_path = stage / "census.npz"
-    if not force and stages.get("census") == census_fp and (out / "census.npz").is_file():
+    t0 = time.perf_counter()
+    if plan.reuse_census:
         census = Census.load(out / "census.npz")
-        shutil.copy2(out / "census.npz", census_path)
+        shutil.copy2(out / "census.npz", stage / "census.npz")
     else:
-        t0 = time.perf_counter()
-        sub = None if progress is None else (lambda f, m: report(0.05 + 0.75 * f, m))
-        if spec.uses_memory:
-            census = census_from_model(
-                model, source, selection, spec, batch_size=batch_size, reservoir=reservoir,
-                progress=sub, tqdm_bar=tqdm_bar,
-            )  # fmt: skip
-        else:
-            census = census_from_graphs(
-                source, selection, spec, batch_size=batch_size, reservoir=reservoir,
-                progress=sub, tqdm_bar=tqdm_bar,
-            )  # fmt: skip
-        census.save(census_path)
+        census = _census(model, source, selection, spec, settings, sub(0.05, 0.75), tqdm_bar)
+        census.save(stage / "census.npz")
         timings["census_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    span = 0.1 if probe_cfg else 0.19  # probes take 0.9 .. 0.99
-    sub = None if progress is None else (lambda f, m: report(0.8 + span * f, m))
     metrics = write_artifacts(
-        stage, census, spec, _table_rows(model), heldout=tuple(heldout),
-        sids=structure_sids(selection), embedding=embedding,
-        max_embedding_points=max_embedding_points, progress=sub,
+        stage, census, spec, _table_rows(model), heldout=settings.heldout,
+        sids=structure_sids(selection), embedding=settings.embedding,
+        max_embedding_points=settings.max_embedding_points,
+        progress=sub(0.8, 0.1 if plan.probe_cfg else 0.19),
     )  # fmt: skip
     timings["statistics_s"] = time.perf_counter() - t0
-    if probe_cfg is not None and probes_ok and not (probes and force):
-        copy_probes(out, stage)
-    elif probe_cfg is not None:
-        t0 = time.perf_counter()
-        sub = None if progress is None else (lambda f, m: report(0.9 + 0.09 * f, f"probes: {m}"))
-        write_probes(stage, compute_probes(model, source, probe_cfg, progress=sub))
-        timings["probes_s"] = time.perf_counter() - t0
+    if plan.probe_cfg is not None:
+        timings |= _probes(out, stage, model, source, plan, sub(0.9, 0.09, "probes: "))
     if baseline is not None:
         t0 = time.perf_counter()
         report(0.99, "latent comparison (GFRE/LFRE)")
-        metrics["latent"] = _latent(model, baseline, source, selection, spec, latent_structures)
+        n_latent = settings.latent_structures
+        metrics["latent"] = _latent(model, baseline, source, selection, spec, n_latent)
         timings["latent_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     metrics["timings_s"].update(timings)
     if spec.mode in ("random_bucket", "mlp"):
-        metrics["notes"] = [
-            f"mode={spec.mode}: bucket maps hash the motif keys with the spec's parameters; "
-            "the model itself does not look rows up by motif identity"
-        ]
+        metrics["notes"] = [_LOOKUP_NOTE.format(mode=spec.mode)]
     atomic_write_json(stage / "metrics.json", metrics)
+    write_manifest(stage, _manifest(stage, ckpt, source, fingerprint, selection, spec, census,
+                                    settings, plan))  # fmt: skip
+    replace_dir(stage, out)
+    report(1.0, "done")
+    return out
 
-    manifest = {
+
+def _manifest(
+    stage: Path, ckpt: dict, source: StructureSource, fingerprint: str, selection: Any,
+    spec: MotifMemorySpec, census: Census, settings: AnalysisSettings, plan: _Plan,
+) -> dict[str, Any]:  # fmt: skip
+    """The manifest of the run in ``stage`` (written last)."""
+    return {
         "schema_version": SCHEMA_VERSION,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
@@ -309,26 +298,21 @@ def run_analysis(
         },
         "spec": spec.to_dict(),
         "settings": {
-            **census_settings,
-            **stats_settings,
-            "batch_size": batch_size,
-            **({"probes": probe_cfg} if probe_cfg else {}),
+            **settings.to_dict(),
+            "baseline": plan.stats_settings["baseline"],
+            **({"probes": plan.probe_cfg} if plan.probe_cfg else {}),
         },
         "families": census.families,
-        "heldout_families": list(heldout),
+        "heldout_families": list(settings.heldout),
         "stages": {
-            "census": census_fp,
-            "statistics": stats_fp,
-            **({"probes": probes_fp} if probes_fp else {}),
+            "census": plan.census_fp,
+            "statistics": plan.stats_fp,
+            **({"probes": plan.probes_fp} if plan.probes_fp else {}),
         },
         "artifacts": sorted(
             {p.name for p in stage.iterdir() if not p.name.startswith(".")} | {"manifest.json"}
         ),
     }
-    write_manifest(stage, manifest)
-    replace_dir(stage, out)
-    report(1.0, "done")
-    return out
 
 
 def _latent(

@@ -30,10 +30,11 @@ import torch
 from analysis.ablation_effects import Progress
 from analysis.attribution import bucket_effects
 from analysis.data import StructureSource
-from analysis.io import RunError, atomic_write_json, atomic_write_parquet
+from analysis.io import RunError
 from analysis.reliance import gate_vs_effect, probe_run, probe_structures, reliance_summary
 from analysis.schema import PROBE_ARTIFACTS, PROBES_JSON, PROBES_VERSION
 from pamm.ablation import REPLACEMENTS
+from pamm.plumbing import atomic_write_json, atomic_write_parquet
 
 __all__ = [
     "compute_probes",

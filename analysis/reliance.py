@@ -9,6 +9,7 @@ effect; ``probe_run`` runs every probe the Interventions page shows.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from ase.data import chemical_symbols
 
 from analysis.ablation_effects import Progress, ablation_effect, predict, rank_correlation
 from analysis.attribution import attribution_agreement, bucket_attribution, bucket_effects
-from analysis.data import StructureSource
+from analysis.data import StructureSource, open_dataset
 from pamm.ablation import Ablation
 from pamm.capture import find_pamm_backbone
 
@@ -99,23 +100,18 @@ def reliance_summary(
 
 
 def probe_structures(
-    dataset: dict | StructureSource, limit: int
+    dataset: dict | StructureSource, limit: int, *, data_root: str | Path | None = None
 ) -> tuple[list[Atoms], list[str], list[int]]:
     """Up to ``limit`` structures of a dataset, evenly spaced over it (deterministic).
 
-    ``dataset`` is a manifest's ``dataset`` entry (its ``paths`` are opened) or an open
+    ``dataset`` is a manifest's ``dataset`` entry (its ``paths`` are opened only under
+    ``data_root``, :func:`analysis.data.open_dataset`) or an open
     ``analysis.data.StructureSource``. Returns (atoms, families, dataset indices), indices
     as in ``examples.parquet``.
     """
     if limit < 1:
         raise ValueError(f"probe structure limit must be >= 1, got {limit}")
-    if isinstance(dataset, StructureSource):
-        source = dataset
-    else:
-        paths = dataset.get("paths") or []
-        if not paths:
-            raise FileNotFoundError("the manifest's dataset names no paths (in-memory dataset)")
-        source = StructureSource.open(paths)
+    source = dataset if isinstance(dataset, StructureSource) else open_dataset(dataset, data_root)
     idx = np.unique(np.linspace(0, len(source) - 1, min(limit, len(source))).round().astype(int))
     atoms = [source.get_atoms(int(i)) for i in idx]
     return atoms, [source.family(a) for a in atoms], [int(i) for i in idx]

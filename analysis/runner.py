@@ -24,6 +24,7 @@ from analysis.census import FAMILY_NAMES, Census, CensusBuilder
 from analysis.data import StructureSource
 from pamm.data.families import UNKNOWN_FAMILY
 from pamm.keys import MotifKeys, extract_motifs
+from pamm.plumbing import atoms_to_batch
 from pamm.spec import MotifMemorySpec
 
 __all__ = [
@@ -80,17 +81,11 @@ def batches(
     source: StructureSource, selection: Selection, batch_size: int, cutoff: float
 ) -> Iterator[tuple[np.ndarray, Any]]:
     """Yield (positions in ``selection`` [B], fairchem batch) of at most ``batch_size``."""
-    from fairchem.core.datasets.atomic_data import AtomicData
-    from fairchem.core.datasets.collaters.simple_collater import data_list_collater
-
+    del cutoff  # the model builds the graph with its own cutoff
     for start in range(0, len(selection), batch_size):
         pos = np.arange(start, min(start + batch_size, len(selection)))
-        data = []
-        for p in pos:
-            atoms = source.get_atoms(int(selection.indices[p]))
-            atoms.calc = None
-            data.append(AtomicData.from_ase(atoms, task_name="omat", radius=cutoff))
-        yield pos, data_list_collater(data, otf_graph=True)
+        atoms = [source.get_atoms(int(selection.indices[p])) for p in pos]
+        yield pos, atoms_to_batch(atoms)
 
 
 def add_graph(

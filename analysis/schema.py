@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: Version of this schema; ``load_run`` refuses any other.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The two motif tables of the memory.
 TABLES = ("pair", "triplet")
@@ -67,10 +67,13 @@ def _motif_columns() -> tuple[Column, ...]:
         Column("specificity", "float64", "share of this motif's count in top_family"),
         Column("heldout_only", "bool", "seen only in held-out families"),
         Column("bucket_0", "int64", "bucket of head 0 (one bucket_<h> column per head)"),
+        Column("shared_0", "int64", "other motifs in bucket_0 (one shared_<h> per head)"),
+        Column("shared_all_heads", "int64", "fewest other motifs sharing a bucket, over heads"),
     )
 
 
-#: Parquet artifacts -> their columns. Motif tables have one ``bucket_<h>`` per head.
+#: Parquet artifacts -> their columns. Motif tables have one ``bucket_<h>`` and one
+#: ``shared_<h>`` per head (schema 2 added the ``shared_*`` columns).
 PARQUET_ARTIFACTS: dict[str, tuple[Column, ...]] = {
     "pair_motifs.parquet": _motif_columns(),
     "triplet_motifs.parquet": _motif_columns(),

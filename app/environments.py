@@ -18,6 +18,7 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 
 from analysis import Run, StructureSource
+from analysis.data import dataset_paths
 from app.loaders import freeze_long_lived
 from app.prefetch import wait_for_prefetch
 from app.viewer import Bond, Scene, environment_scene
@@ -37,13 +38,11 @@ def _open_source(paths: tuple[str, ...]) -> StructureSource:
 
 def load_structure(run: Run, index: int) -> Atoms:
     """Structure ``index`` of the run's analysed dataset (``analysis.data`` indexing)."""
-    paths = run.manifest["dataset"].get("paths") or []
-    if not paths:
-        raise FileNotFoundError("the run's manifest names no dataset paths (in-memory dataset)")
+    paths = dataset_paths(run.manifest["dataset"])  # only under PAMM_DATA_ROOT
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
         raise FileNotFoundError(f"dataset of this run not found: {missing[0]}")
-    return _open_source(tuple(str(p) for p in paths)).get_atoms(index)
+    return _open_source(tuple(paths)).get_atoms(index)
 
 
 def _find_image(nbr: np.ndarray, shifts: np.ndarray, atom: int, offset) -> int | None:
@@ -108,8 +107,7 @@ def chemenv_label(atoms: Atoms, structure_key: str, centre: int) -> str:
 
 def example_panel(run: Run, table: str, key: int, *, widget_key: str, height: int = 420) -> None:
     """Pick one stored example of motif ``key`` and show its environment in 3D."""
-    ex = run.frame("examples")
-    ex = ex[(ex["table"] == table) & (ex["key"] == key)].reset_index(drop=True)
+    ex = run.select("examples", table=table, key=key).reset_index(drop=True)
     if ex.empty:
         st.info("No example occurrences were stored for this motif.")
         return

@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from pamm.demo_cli import streamlit_command
+from app.demo_cli import streamlit_command
 
 __all__ = [
     "APP_DIR",

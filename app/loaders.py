@@ -1,10 +1,13 @@
 """Which run the dashboard shows, and cached access to it.
 
-The app reads only under the roots of :mod:`pamm.settings` (``PAMM_RUNS_ROOT``,
+The app reads only under the roots of :mod:`pamm.plumbing` (``PAMM_RUNS_ROOT``,
 ``PAMM_DATA_ROOT``, ``PAMM_CHECKPOINT_ROOT``). The run shown is a *name* under the
 runs root: ``PAMM_RUN`` (default ``demo``), switchable in the sidebar among the
 runs found there. Loaders are cached on the run's manifest bytes, so a re-written
-run is picked up and switching pages is instant.
+run is picked up and switching pages is instant. A path stored in a manifest is never
+opened as it stands: the run's checkpoint is looked up under the checkpoint root by
+name and sha256 (:func:`run_model`), its dataset under the data root
+(``analysis.data.open_dataset``).
 """
 
 from __future__ import annotations
@@ -12,12 +15,21 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import streamlit as st
 
 from analysis.io import Run, RunError, load_run
-from pamm.settings import configured_roots, list_under, resolve_under
+from pamm.plumbing import (
+    PathOutsideRootError,
+    configured_roots,
+    find_checkpoint,
+    list_under,
+    load_checked_model,
+    resolve_under,
+    stored_path_under,
+)
 
 __all__ = [
     "DEMO_RUN",
@@ -26,6 +38,7 @@ __all__ = [
     "freeze_long_lived",
     "manifest_stamp",
     "open_run",
+    "run_model",
     "run_names",
     "sibling_evaluations",
 ]
@@ -79,6 +92,38 @@ def _chosen_name() -> str:
     return default
 
 
+def _first_start(run_dir: Path) -> None:
+    """Show the demo's first start (starting it if nobody has) until the run exists.
+
+    The analysis runs in its own process (:mod:`app.first_start`): closing the tab does
+    not stop it, and every visitor watches the same one. Reruns the page every second.
+    """
+    from app import first_start
+
+    state = first_start.status(run_dir)
+    if state.state == "failed":
+        st.error(f"Computing the demo analysis run failed: {state.message}")
+        if st.button("Try again", key="first_start_retry"):
+            first_start.start(run_dir)
+            st.rerun()
+        st.stop()
+    if state.state == "absent":
+        try:
+            first_start.demo_inputs()
+        except FileNotFoundError as err:
+            st.error(f"The demo analysis run does not exist yet and cannot be built: {err}")
+            st.stop()
+        first_start.start(run_dir)
+    if state.state != "done":
+        st.info(
+            "First start: the demo analysis run is being computed in the background (once; "
+            "later starts are instant). It goes on if you close this tab."
+        )
+        st.progress(min(max(state.fraction, 0.0), 1.0), text=state.message or "Starting…")
+        time.sleep(1.0)
+        st.rerun()
+
+
 def current_run() -> Run:
     """The run chosen in the sidebar; builds the demo run on first start.
 
@@ -91,16 +136,14 @@ def current_run() -> Run:
     except ValueError as err:
         st.error(f"Run name {name!r} is not usable: {err}")
         st.stop()
-    if not (run_dir / "manifest.json").is_file():
-        if name != DEMO_RUN:
-            st.error(
-                f"No analysis run named {name!r} under {roots.runs} (set PAMM_RUNS_ROOT / "
-                f"PAMM_RUN, or write one with `pamm analyze --out {run_dir}`)."
-            )
-            st.stop()
-        from app.demo_run import build_demo_run
-
-        build_demo_run(run_dir)
+    if name == DEMO_RUN:
+        _first_start(run_dir)  # returns at once when the run is there (and current)
+    elif not (run_dir / "manifest.json").is_file():
+        st.error(
+            f"No analysis run named {name!r} under {roots.runs} (set PAMM_RUNS_ROOT / "
+            f"PAMM_RUN, or write one with `pamm analyze --out {run_dir}`)."
+        )
+        st.stop()
     try:
         return open_run(str(run_dir), manifest_stamp(run_dir))
     except RunError as err:
@@ -115,9 +158,9 @@ def sibling_evaluations(checkpoint: str | None) -> list[dict]:
 
     if not checkpoint:
         return []
-    root = configured_roots().checkpoints.resolve()
-    folder = Path(checkpoint).resolve().parent
-    if not folder.is_relative_to(root):
+    try:
+        folder = stored_path_under(configured_roots().checkpoints, checkpoint).parent
+    except PathOutsideRootError:
         return []
     rows = []
     for path in sorted(folder.glob("*.metrics.json")):
@@ -131,3 +174,45 @@ def sibling_evaluations(checkpoint: str | None) -> list[dict]:
                 rows.append({"checkpoint": data.get("checkpoint", path.name), "split": split,
                              **overall})  # fmt: skip
     return rows
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _checkpoint_under_root(root: str, stored: str, sha256: str) -> str | None:
+    found = find_checkpoint(root, stored, sha256)
+    return None if found is None else str(found)
+
+
+@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=2)
+def _load_model(path: str, sha256: str):
+    from app.prefetch import wait_for_prefetch
+
+    wait_for_prefetch()  # torch/fairchem may be importing in the background
+    model = load_checked_model(path, sha256=sha256)
+    freeze_long_lived()
+    return model
+
+
+def run_model(run: Run):
+    """The run's model, from its checkpoint found under ``PAMM_CHECKPOINT_ROOT`` (same
+    file name and sha256; :func:`pamm.plumbing.find_checkpoint`) and loaded checked
+    (:func:`pamm.plumbing.load_checked_model`), cached per process.
+
+    Stops the page with a message when there is none or it cannot be loaded.
+    """
+    ckpt = run.manifest["checkpoint"]
+    stored, sha256 = ckpt.get("path"), str(ckpt.get("sha256"))
+    if not stored:
+        st.warning("This run was computed from an in-memory model: no checkpoint to run.")
+        st.stop()
+    path = _checkpoint_under_root(str(configured_roots().checkpoints), stored, sha256)
+    if path is None:
+        st.warning(
+            f"The run's checkpoint `{Path(stored).name}` (sha256 {sha256[:12]}…) is not under "
+            "PAMM_CHECKPOINT_ROOT: nothing to run."
+        )
+        st.stop()
+    try:
+        return _load_model(path, sha256)
+    except (OSError, ValueError, RuntimeError) as err:
+        st.error(f"The run's checkpoint cannot be loaded: {err}")
+        st.stop()

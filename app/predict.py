@@ -28,27 +28,18 @@ class Prediction:
     triplets: pd.DataFrame  # one row per ordered triplet (j, i, k)
 
 
-def _batch(atoms: Atoms, cutoff: float):
-    from fairchem.core.datasets.atomic_data import AtomicData
-    from fairchem.core.datasets.collaters.simple_collater import data_list_collater
-
-    clean = atoms.copy()
-    clean.calc = None
-    data = AtomicData.from_ase(clean, task_name="omat", radius=cutoff)
-    return data_list_collater([data], otf_graph=True)
-
-
 def predict_structure(model: torch.nn.Module, atoms: Atoms) -> Prediction:
     """Energy/forces and the motifs, buckets and gates of every edge of ``atoms``."""
     from analysis import motif_labels
     from analysis.ablation_effects import head_outputs
     from pamm.capture import capture
+    from pamm.plumbing import atoms_to_batch
 
     backbone = getattr(model, "backbone", model)
     spec = backbone.pamm_spec
     model.eval()
     with capture(model) as cap:
-        out = model(_batch(atoms, spec.cutoff))
+        out = model(atoms_to_batch([atoms]))
     efs = head_outputs(out)  # nested under "efs", or flat for fairchem-trained checkpoints
     energy = float(efs["energy"]["energy"].detach().reshape(-1)[0])
     forces = efs["forces"]["forces"].detach().cpu().numpy()  # (N, 3)

@@ -4,15 +4,9 @@ Only declares the pages; each page lives in ``app/views/`` and reads the analysi
 run through ``app.loaders``.
 """
 
-import sys
-from pathlib import Path
-
 import streamlit as st
 
-# `app` is not an installed package: make the repository root importable.
-_REPO = str(Path(__file__).resolve().parents[1])
-if _REPO not in sys.path:
-    sys.path.insert(0, _REPO)
+from app.prefetch import start_prefetch
 
 st.set_page_config(page_title="PaMM Lab", page_icon=":material/memory:", layout="wide")
 PAGES = [
@@ -26,7 +20,5 @@ PAGES = [
     st.Page("views/interventions.py", title="Interventions", icon=":material/science:"),
 ]
 st.navigation(PAGES).run()
-
-from app.prefetch import start_prefetch  # noqa: E402 (after sys.path is set)
 
 start_prefetch()  # heavy imports in the background, once the first page has run

@@ -13,6 +13,7 @@ bonds with a gate value each); :func:`scene_html` turns it into one HTML documen
 from __future__ import annotations
 
 import functools
+import io
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ __all__ = [
     "Bond",
     "Scene",
     "environment_scene",
+    "force_arrows_html",
     "gate_color",
     "scene_from_atoms",
     "scene_html",
@@ -86,17 +88,18 @@ class Scene:
                 raise ValueError(f"bond {bond} refers to an atom outside the scene's {n} atoms")
 
     def to_xyz(self) -> str:
-        """The atoms as an XYZ block (what 3Dmol loads).
+        """The atoms as an XYZ block (ASE's writer; what 3Dmol loads).
 
-        >>> Scene(("Na", "Cl"), np.array([[0, 0, 0], [2.8, 0, 0]])).to_xyz().splitlines()[2]
-        'Na 0.00000 0.00000 0.00000'
+        >>> xyz = Scene(("Na", "Cl"), np.array([[0, 0, 0], [2.8, 0, 0]])).to_xyz()
+        >>> [(line.split()[0], float(line.split()[1])) for line in xyz.splitlines()[2:]]
+        [('Na', 0.0), ('Cl', 2.8)]
         """
-        lines = [str(len(self.symbols)), "PaMM scene"]
-        lines += [
-            f"{s} {x:.5f} {y:.5f} {z:.5f}"
-            for s, (x, y, z) in zip(self.symbols, self.positions, strict=True)
-        ]
-        return "\n".join(lines) + "\n"
+        from ase import Atoms
+        from ase.io import write
+
+        buf = io.StringIO()
+        write(buf, Atoms(self.symbols, self.positions), format="xyz", comment="PaMM scene")
+        return buf.getvalue()
 
 
 def gate_color(gate: float | None) -> str:
@@ -207,6 +210,49 @@ def _vec(p: np.ndarray) -> dict[str, float]:
     return {"x": round(float(p[0]), 4), "y": round(float(p[1]), 4), "z": round(float(p[2]), 4)}
 
 
+def _scene_view(scene: Scene, height: int, *, sphere_scale: float, show_cell: bool) -> Any:
+    """A py3Dmol view of the scene's atoms (Jmol-coloured spheres) and unit cell."""
+    import py3Dmol  # only where a viewer is drawn
+
+    view = py3Dmol.view(width="100%", height=f"{height - 10}px", js="about:blank")
+    view.addModel(scene.to_xyz(), "xyz")
+    view.setStyle({}, {"sphere": {"scale": sphere_scale, "colorscheme": "Jmol"}})
+    if show_cell and scene.cell is not None:
+        corners = _cell_corners(scene.cell)  # (8, 3)
+        for a, b in _CELL_EDGES:
+            view.addLine({"start": _vec(corners[a]), "end": _vec(corners[b]), "color": "#555555"})
+    return view
+
+
+def force_arrows_html(
+    atoms, dforces: np.ndarray, *, scale: float = 1.0, height: int = 420,
+    script_url: str | None = None,
+) -> str:  # fmt: skip
+    """HTML: ``atoms`` (with its cell) and an arrow ``scale * dforces[n]`` at each atom
+    (the Interventions page's Δforce view; :func:`viewer_document`).
+
+    >>> from ase.build import bulk
+    >>> html = force_arrows_html(bulk("NaCl", "rocksalt", a=5.6), np.ones((2, 3)))
+    >>> "data-pamm-arrows='2'" in html
+    True
+    >>> "data-pamm-arrows='0'" in force_arrows_html(bulk("Cu", "fcc", a=3.6), np.zeros((1, 3)))
+    True
+    """
+    dforces = np.asarray(dforces, dtype=float).reshape(-1, 3)  # (N, 3)
+    if len(dforces) != len(atoms):
+        raise ValueError(f"{len(dforces)} force vectors for {len(atoms)} atoms")
+    view = _scene_view(scene_from_atoms(atoms), height, sphere_scale=0.3, show_cell=True)
+    drawn = 0
+    for p, d in zip(atoms.get_positions(), dforces * scale, strict=True):
+        if np.linalg.norm(d) < 1e-6:
+            continue
+        view.addArrow({"start": _vec(p), "end": _vec(p + d), "radius": 0.06, "color": "#d62728"})
+        drawn += 1
+    view.zoomTo()
+    attrs = f"data-pamm-natoms='{len(atoms)}' data-pamm-arrows='{drawn}'"
+    return viewer_document(view, attrs=attrs, script_url=script_url)
+
+
 def scene_html(
     scene: Scene, *, height: int = 420, show_cell: bool = True, script_url: str | None = None
 ) -> str:
@@ -217,11 +263,7 @@ def scene_html(
     cell is drawn as thin lines. The document carries
     ``data-pamm-highlight`` / ``data-pamm-natoms`` attributes for tests and tools.
     """
-    import py3Dmol  # only where a viewer is drawn
-
-    view = py3Dmol.view(width="100%", height=f"{height - 10}px", js="about:blank")
-    view.addModel(scene.to_xyz(), "xyz")
-    view.setStyle({}, {"sphere": {"scale": 0.28, "colorscheme": "Jmol"}})
+    view = _scene_view(scene, height, sphere_scale=0.28, show_cell=show_cell)
     for bond in scene.bonds:
         view.addCylinder(
             {
@@ -253,10 +295,6 @@ def scene_html(
                 "backgroundOpacity": 0.8,
             },
         )
-    if show_cell and scene.cell is not None:
-        corners = _cell_corners(scene.cell)
-        for a, b in _CELL_EDGES:
-            view.addLine({"start": _vec(corners[a]), "end": _vec(corners[b]), "color": "#555555"})
     view.zoomTo()
     meta = json.dumps({"highlight": dict(scene.highlight), "atom_ids": scene.atom_ids})
     attrs = f"data-pamm-natoms='{len(scene.symbols)}' data-pamm-highlight='{meta}'"

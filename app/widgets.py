@@ -20,10 +20,14 @@ from analysis.io import Run
 from app.viewer import GATE_COLORSCALE, Scene, scene_html
 
 __all__ = [
+    "FIGURES",
+    "RESULTS",
     "SEL_BUCKET",
     "SEL_MOTIF",
     "STATIC_3DMOL_URL",
+    "ProcessCache",
     "bin_unit",
+    "cached",
     "cached_figure",
     "element_symbols",
     "head_picker",
@@ -103,32 +107,64 @@ def show_scene(scene: Scene, *, height: int = 420, caption: str | None = None) -
         )
 
 
-#: figures kept per process by ``cached_figure`` (least recently used dropped first)
-FIGURE_CACHE_SIZE = 64
-_FIGURE_LOCK = threading.Lock()
+class ProcessCache:
+    """A per-process LRU of values computed from a key naming every input.
+
+    Each key is computed once even when several sessions ask at the same time (one lock
+    per key: a minutes-long probe computation does not hold up a figure elsewhere).
+    Callers must not mutate what they get.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._values: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._computing: dict[tuple, threading.Lock] = {}
+
+    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """The value of ``key``, from ``compute()`` the first time."""
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+            key_lock = self._computing.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._values:
+                    return self._values[key]
+            value = compute()
+            with self._lock:
+                self._values[key] = value
+                while len(self._values) > self.size:
+                    self._values.popitem(last=False)
+                self._computing.pop(key, None)
+        return value
+
+    def __iter__(self):
+        """The keys held now (a snapshot, least recently used first)."""
+        with self._lock:
+            return iter(list(self._values))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
 
 
-@st.cache_resource(show_spinner=False, max_entries=1)
-def _figure_store() -> OrderedDict:
-    return OrderedDict()
+#: plotly figures (0.1-2 s to build in plotly express) and computed results such as the
+#: Interventions probes (minutes), per process
+FIGURES = ProcessCache(64)
+RESULTS = ProcessCache(32)
 
 
 def cached_figure(key: tuple, build: Callable[[], Any]) -> Any:
-    """``build()`` once per ``key`` in this process, then the same figure object.
+    """``build()`` once per ``key`` (every input of the figure, incl. the run's manifest
+    stamp) in this process, then the same figure object."""
+    return FIGURES.get(key, build)
 
-    Building a plotly express figure costs 0.1–2 s (one trace per colour category);
-    revisiting a page with the same inputs should not pay it again. ``key`` must name
-    every input of ``build`` (the run's manifest stamp, table, head, ...). Callers must
-    not mutate the returned figure.
-    """
-    store = _figure_store()
-    with _FIGURE_LOCK:
-        if key in store:
-            store.move_to_end(key)
-            return store[key]
-    figure = build()  # outside the lock: two sessions may build the same figure once each
-    with _FIGURE_LOCK:
-        store[key] = figure
-        while len(store) > FIGURE_CACHE_SIZE:
-            store.popitem(last=False)
-    return figure
+
+def cached(key: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per ``key`` in this process (probes, ablations, ...)."""
+    return RESULTS.get(key, compute)

@@ -43,7 +43,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.io import atomic_write_json
 from app.harness import (
     PAGES,
     chromium_path,
@@ -53,6 +52,7 @@ from app.harness import (
     wait_until_idle,
     wait_until_settled,
 )
+from pamm.plumbing import atomic_write_json
 
 TARGET_WARM_S = 1.0
 TARGET_COLD_S = 5.0
@@ -146,7 +146,7 @@ def time_prepare() -> dict:
     """``pamm demo --prepare`` into a fresh runs root: the demo's first start, end to end."""
     with tempfile.TemporaryDirectory(prefix="pamm-prepare-") as tmp:
         env = {**os.environ, "PAMM_RUNS_ROOT": tmp}
-        cmd = [sys.executable, "-m", "pamm.cli", "demo", "--prepare"]
+        cmd = [sys.executable, "-m", "pamm_lab", "demo", "--prepare"]
         before = load_avg()
         t = time.perf_counter()
         proc = subprocess.run(

@@ -18,7 +18,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.io import atomic_write_json
 from app.harness import (
     PAGES,
     launch_chromium,
@@ -27,6 +26,7 @@ from app.harness import (
     wait_until_idle,
     wait_until_settled,
 )
+from pamm.plumbing import atomic_write_json
 
 
 def first_visit_after_dwell(env: dict[str, str], dwell: float, path: str) -> float:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from analysis.probes import attribution_agreement, bucket_attribution, bucket_effects
+from pamm.plumbing import atomic_write_text
 from pamm.testing import random_crystal, randomize_memory, tiny_model
 
 SPEC = {"pair_buckets": 512, "triplet_buckets": 2048, "cutoff": 5.0}
@@ -33,11 +33,11 @@ SPEC = {"pair_buckets": 512, "triplet_buckets": 2048, "cutoff": 5.0}
 
 def _inputs(args: argparse.Namespace):
     if args.checkpoint:
-        from analysis.pipeline import load_model
         from analysis.probes import probe_structures
+        from pamm.plumbing import load_checked_model
 
         atoms, _, _ = probe_structures({"paths": [args.data]}, args.structures)
-        return load_model(args.checkpoint), atoms, {"checkpoint": str(args.checkpoint)}
+        return load_checked_model(args.checkpoint), atoms, {"checkpoint": str(args.checkpoint)}
     torch.manual_seed(0)
     model = tiny_model(SPEC, cutoff=5.0).eval()
     randomize_memory(model)
@@ -120,10 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=args.json.parent, delete=False) as fh:
-            fh.write(text + "\n")
-        os.replace(fh.name, args.json)
+        atomic_write_text(args.json, text + "\n")
     return result
 
 

@@ -117,9 +117,9 @@ def bench_keys(source: StructureSource, selection, spec: MotifMemorySpec, batch_
 
 def bench_model(source, selection, checkpoint: Path | None, batch_size: int):
     if checkpoint is not None:
-        from analysis.pipeline import load_model
+        from pamm.plumbing import load_checked_model
 
-        model = load_model(checkpoint)
+        model = load_checked_model(checkpoint)
     else:
         from pamm.testing import tiny_model
 

@@ -14,11 +14,11 @@ seeds than expected) are listed, never silently dropped.
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from pamm.plumbing import atomic_write_json, atomic_write_text
 
 __all__ = ["SUMMARY_SCHEMA", "fmt", "load_runs", "mean_std", "summarize_runs", "write_table"]
 
@@ -134,6 +134,41 @@ def _stat(d: dict[str, float]) -> tuple[float, float, int]:
     return d["mean"], d["std"], d["n"]
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown (pipe) table by pandas/tabulate, cells kept as given, one line each.
+
+    >>> markdown_table(["a", "b"], [["1", "x"]])[2].split()
+    ['|', '1', '|', 'x', '|']
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    return frame.to_markdown(index=False, disable_numparse=True).splitlines()
+
+
+def _family_table(summary: dict, split: str) -> list[str]:
+    """Per-family E / F of every variant on ``split`` (no lines without families)."""
+    fams = sorted(
+        {f for v in summary["variants"].values()
+         for f in v["splits"].get(split, {}).get("per_family", {})}
+    )  # fmt: skip
+    if not fams:
+        return []
+    rows = []
+    for variant, v in summary["variants"].items():
+        pf = v["splits"].get(split, {}).get("per_family", {})
+        cells = []
+        for f in fams:
+            if f not in pf:
+                cells.append("-")
+                continue
+            e = fmt(_stat(pf[f]["energy_mae_mev_per_atom"]), 1)
+            cells.append(f"{e} / {fmt(_stat(pf[f]['force_mae_mev_per_a']), 0)}")
+        rows.append([variant, *cells])
+    head = ["", f"## {split}: per family, E (meV/atom) / F (meV/Å)", ""]
+    return head + markdown_table(["variant", *fams], rows)
+
+
 def render_markdown(summary: dict) -> str:
     """The results table (overall per split, then per family) as Markdown."""
     b = summary["budget"]
@@ -155,36 +190,17 @@ def render_markdown(summary: dict) -> str:
     head = ["variant", "seeds", "params (memory)", "s/step"]
     for s in splits:
         head += [f"{s} {SHORT[m]}" for m in METRICS]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for variant, v in summary["variants"].items():
         row = [variant, str(len(v["seeds"])), f"{v['params_total']:,} ({v['params_memory']:,})",
                fmt(_stat(v["wall_s_per_step"]))]  # fmt: skip
         for s in splits:
             o = v["splits"].get(s, {}).get("overall")
             row += [fmt(_stat(o[m])) if o else "-" for m in METRICS]
-        lines.append("| " + " | ".join(row) + " |")
+        rows.append(row)
+    lines += markdown_table(head, rows)
     for s in splits:
-        fams = sorted(
-            {
-                f
-                for v in summary["variants"].values()
-                for f in v["splits"].get(s, {}).get("per_family", {})
-            }
-        )
-        if not fams:
-            continue
-        lines += ["", f"## {s}: per family, E (meV/atom) / F (meV/Å)", ""]
-        lines += ["| variant | " + " | ".join(fams) + " |", "|" + "---|" * (len(fams) + 1)]
-        for variant, v in summary["variants"].items():
-            pf = v["splits"].get(s, {}).get("per_family", {})
-            cells = []
-            for f in fams:
-                if f not in pf:
-                    cells.append("-")
-                    continue
-                e = fmt(_stat(pf[f]["energy_mae_mev_per_atom"]), 1)
-                cells.append(f"{e} / {fmt(_stat(pf[f]['force_mae_mev_per_a']), 0)}")
-            lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+        lines += _family_table(summary, s)
     paired = {v: e["paired_vs_baseline"] for v, e in summary["variants"].items()}
     paired = {v: p for v, p in paired.items() if p}
     if paired:
@@ -194,15 +210,14 @@ def render_markdown(summary: dict) -> str:
             "",
             "Negative = better than the baseline; mean ± std over the seeds both have.",
             "",
-            "| variant | seeds | "
-            + " | ".join(f"{s} Δ{SHORT[m]}" for s in splits for m in METRICS)
-            + " |",
-            "|" + "---|" * (2 + len(splits) * len(METRICS)),
         ]
+        rows = []
         for variant, p in paired.items():
             n = next(iter(next(iter(p.values())).values()))["n"]
             cells = [fmt(_stat(p[s][m])) if s in p else "-" for s in splits for m in METRICS]
-            lines.append(f"| {variant} | {n} | " + " | ".join(cells) + " |")
+            rows.append([variant, str(n), *cells])
+        delta = [f"{s} Δ{SHORT[m]}" for s in splits for m in METRICS]
+        lines += markdown_table(["variant", "seeds", *delta], rows)
     ref = summary.get("composition_only")
     if ref:
         cells = []
@@ -213,9 +228,7 @@ def render_markdown(summary: dict) -> str:
             "",
             "Context, composition only (E = sum of fitted element references, F = S = 0):",
             "",
-            "| " + " | ".join(h for h in head[4:]) + " |",
-            "|" + "---|" * len(cells),
-            "| " + " | ".join(cells) + " |",
+            *markdown_table(head[4:], [cells]),
         ]
     missing = summary["missing_seeds"]
     lines += [
@@ -225,14 +238,6 @@ def render_markdown(summary: dict) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def write_table(out: str | Path, expected_seeds: str | None = None) -> dict:
@@ -246,6 +251,6 @@ def write_table(out: str | Path, expected_seeds: str | None = None) -> dict:
     if reference.is_file():
         summary["composition_only"] = json.loads(reference.read_text())["metrics"]
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "results.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    _atomic_write(out / "results.md", render_markdown(summary))
+    atomic_write_json(out / "results.json", summary, indent=1, sort_keys=True)
+    atomic_write_text(out / "results.md", render_markdown(summary))
     return summary

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from analysis.io import atomic_write_json
 from pamm.keys import extract_motifs
 from pamm.memory import MotifMemory
+from pamm.plumbing import atomic_write_json
 from pamm.spec import MotifMemorySpec
 from pamm.testing import random_crystal, tiny_batch, tiny_model
 

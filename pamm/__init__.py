@@ -1,7 +1,7 @@
 """PaMM (Periodic Motif Memory) on fairchem's eSCN-MD: the training core.
 
 Light to import: every public name loads on first use (PEP 562), so ``import pamm``
-(or ``pamm.settings``, which the dashboard imports on every page) pulls in neither
+(or ``pamm.plumbing``, which the dashboard imports on every page) pulls in neither
 torch nor fairchem; ``from pamm import X`` works as usual.
 
 >>> import pamm

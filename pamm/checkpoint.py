@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,15 @@ import torch
 from fairchem.core.units.mlip_unit.api.inference import MLIPInferenceCheckpoint
 
 from pamm.hashing import hash_params
+from pamm.plumbing import atomic_write
 from pamm.spec import MotifMemorySpec
 
 __all__ = [
     "PAMM_BACKBONES",
     "attach_pamm",
     "build_model",
+    "check_memory_state",
+    "check_memory_tables",
     "check_spec_consistency",
     "checkpoint_safe_globals",
     "load_checkpoint",
@@ -97,18 +99,8 @@ def load_checkpoint(path: str | os.PathLike) -> MLIPInferenceCheckpoint:
 
 
 def save_checkpoint(ckpt: MLIPInferenceCheckpoint, path: str | os.PathLike) -> Path:
-    """Write ``ckpt`` atomically (temp file in the same folder + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(ckpt, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``ckpt`` atomically (:func:`pamm.plumbing.atomic_write`)."""
+    return atomic_write(path, lambda handle: torch.save(ckpt, handle))
 
 
 def _plain_dict(config: Any) -> dict:
@@ -176,27 +168,52 @@ def check_spec_consistency(
                 f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items()
             )
             raise ValueError(f"PaMM spec in checkpoint disagrees with the config: {detail}")
-    if spec is None or not spec.uses_memory:
-        return spec
-    state = ckpt.model_state_dict
+    if spec is not None:
+        check_memory_state(spec, ckpt.model_state_dict, _MEMORY_PREFIX)
+    return spec
+
+
+def check_memory_state(spec: MotifMemorySpec, state: dict[str, Any], prefix: str) -> None:
+    """Check a state dict's hash parameters and table shapes against ``spec``.
+
+    ``prefix`` leads to the memory's entries (``backbone.motif_memory.`` in a checkpoint
+    or a HydraModel). Raises ValueError naming the mismatch: a checkpoint whose
+    ``hash_seed``, heads or table size was edited without re-training would put every
+    motif in other buckets than the ones its tables learned.
+    """
+    if not spec.uses_memory:
+        return
     for table in ("pair", "triplet"):
         a, b = hash_params(spec.hash_seed, spec.heads, table)
         for name, want in (("a", a), ("b", b)):
-            key = f"{_MEMORY_PREFIX}{table}_hash_{name}"
+            key = f"{prefix}{table}_hash_{name}"
             if key not in state:
-                raise ValueError(f"checkpoint lacks the hash buffer {key}")
+                raise ValueError(f"hashing spec does not match the {table} table: no {key}")
             if state[key].tolist() != want.tolist():
                 raise ValueError(
-                    f"checkpoint hash buffer {key}={state[key].tolist()} disagrees with its spec "
-                    f"(hash_seed={spec.hash_seed}, heads={spec.heads}): bucket ids would change"
+                    f"hashing spec does not match the {table} table: hash buffer "
+                    f"{key}={state[key].tolist()} disagrees with its spec (hash_seed="
+                    f"{spec.hash_seed}, heads={spec.heads}): bucket ids would change"
                 )
         buckets = spec.pair_buckets if table == "pair" else spec.triplet_buckets
-        key = f"{_MEMORY_PREFIX}{table}_table"
-        if key in state and tuple(state[key].shape) != (spec.heads, buckets, spec.head_dim):
+        key, expected = f"{prefix}{table}_table", (spec.heads, buckets, spec.head_dim)
+        if key in state and tuple(state[key].shape) != expected:
             raise ValueError(
-                f"checkpoint table {key} has shape {tuple(state[key].shape)}, spec says "
-                f"{(spec.heads, buckets, spec.head_dim)}"
+                f"hashing spec does not match the {table} table: {key} has shape "
+                f"{tuple(state[key].shape)}, spec says [heads, buckets, head_dim] = "
+                f"{list(expected)}"
             )
+
+
+def check_memory_tables(model: torch.nn.Module) -> MotifMemorySpec:
+    """The spec of a built model (HydraModel or backbone), after
+    :func:`check_memory_state` on its own parameters and buffers."""
+    backbone = getattr(model, "backbone", model)
+    spec = getattr(backbone, "pamm_spec", None)
+    if not isinstance(spec, MotifMemorySpec):
+        raise ValueError("model has no PaMM spec (backbone.pamm_spec): not a PaMM model")
+    if getattr(backbone, "motif_memory", None) is not None:
+        check_memory_state(spec, backbone.state_dict(), "motif_memory.")
     return spec
 
 

@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 from ase import Atoms
 
+from pamm.plumbing import atoms_to_batch
+
 __all__ = [
     "METRIC_NAMES",
     "evaluate_checkpoint",
@@ -96,16 +98,12 @@ def structure_errors(
     (eV/atom, absolute), ``force_abs_sum`` (eV/Å, summed over the 3N components),
     ``force_n`` (3N), ``stress_abs_mean`` (eV/Å³, mean over the 9 components).
     """
-    from fairchem.core.datasets.atomic_data import AtomicData
-    from fairchem.core.datasets.collaters.simple_collater import data_list_collater
-
     if batch_size <= 0:
         raise ValueError(f"batch_size must be > 0, got {batch_size}")
     rows = []
     for start in range(0, len(structures), batch_size):
         chunk = structures[start : start + batch_size]
-        data = [AtomicData.from_ase(a, task_name=task_name, r_edges=False) for a in chunk]
-        pred = predictor.predict(data_list_collater(data, otf_graph=True))
+        pred = predictor.predict(atoms_to_batch(chunk, task_name=task_name, keep_labels=True))
         energy = pred["energy"].detach().double().cpu().numpy().reshape(-1)  # [B]
         forces = pred["forces"].detach().double().cpu().numpy().reshape(-1, 3)  # [sum N, 3]
         stress = pred["stress"].detach().double().cpu().numpy().reshape(-1, 9)  # [B, 9]

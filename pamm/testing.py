@@ -20,6 +20,7 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 
 from pamm.keys import EDGE_SHIFT
+from pamm.plumbing import atoms_to_batch
 from pamm.spec import MotifMemorySpec
 
 __all__ = [
@@ -158,12 +159,10 @@ def ideal_crystals() -> list[Atoms]:
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
-    """A uniformly random proper rotation matrix [3, 3] (QR of a Gaussian matrix)."""
-    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return q
+    """A uniformly random proper rotation matrix [3, 3] (``scipy.spatial.transform``)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.random(random_state=rng).as_matrix()
 
 
 def rotate_atoms(atoms: Atoms, rotation: np.ndarray, translation: np.ndarray) -> Atoms:
@@ -176,11 +175,7 @@ def rotate_atoms(atoms: Atoms, rotation: np.ndarray, translation: np.ndarray) ->
 
 def tiny_batch(atoms_list: list[Atoms], task_name: str = "omat"):
     """Collate ASE structures into a fairchem AtomicData batch (graph built on the fly)."""
-    from fairchem.core.datasets.atomic_data import AtomicData
-    from fairchem.core.datasets.collaters.simple_collater import data_list_collater
-
-    data = [AtomicData.from_ase(a, task_name=task_name) for a in atoms_list]
-    return data_list_collater(data, otf_graph=True)
+    return atoms_to_batch(atoms_list, task_name=task_name, keep_labels=True)
 
 
 def tiny_model(

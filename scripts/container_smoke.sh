@@ -32,7 +32,7 @@ brun pamm demo --help >/dev/null
 log "3/5 pamm analyze on 5 bundled structures"
 brun python -c "
 from ase.io import write
-from app.demo_run import demo_inputs
+from app.first_start import demo_inputs
 from pamm.data.readers import read_structures
 checkpoint, data = demo_inputs()
 write('/tmp/five.extxyz', read_structures(data, limit=5), format='extxyz')

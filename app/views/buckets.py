@@ -1,9 +1,9 @@
 """Bucket inspector: one table row (table, head, bucket) and the motifs hashed there."""
 
-import plotly.express as px
 import streamlit as st
 
 from analysis import nearest_buckets
+from app.figures import bucket_map, bucket_shares, family_usage_bar, mass_histogram
 from app.loaders import current_run, manifest_stamp
 from app.widgets import SEL_BUCKET, cached_figure, head_picker, table_picker
 
@@ -20,9 +20,7 @@ with c1:
     table = table_picker("bucket_table", default=sel[0] if sel else None)
 with c2:
     head = head_picker(run, "bucket_head", default=sel[1] if sel else 0)
-buckets = run.frame("buckets")
-occupied = buckets[(buckets["table"] == table) & (buckets["head"] == head)]
-occupied = occupied.sort_values("mass", ascending=False)
+occupied = run.select("buckets", table=table, head=head).sort_values("mass", ascending=False)
 if occupied.empty:
     st.info(f"No occupied bucket in the {table} table, head {head}.")
     st.stop()
@@ -99,19 +97,12 @@ m[3].metric("Gate mean", f"{row['gate_mean']:.3f}")
 left, right = st.columns(2)
 with left:
     st.subheader("Motifs mapped here")
-    bm = run.frame("bucket_motifs")
-    here = bm[(bm["table"] == table) & (bm["head"] == head) & (bm["bucket"] == bucket)]
+    here = run.select("bucket_motifs", table=table, head=head, bucket=bucket)
     here = here.sort_values("share", ascending=False)
     st.dataframe(
         here[["label", "count", "share", "key"]], hide_index=True, width="stretch", key="bucket_m"
     )
-
-    def _shares():
-        fig = px.bar(here, x="share", y="label", orientation="h")
-        fig.update_layout(height=40 + 28 * len(here), margin={"t": 10, "b": 10}, yaxis_title="")
-        return fig
-
-    fig = cached_figure(("bucket_shares", stamp, table, head, bucket), _shares)
+    fig = cached_figure(("bucket_shares", stamp, table, head, bucket), lambda: bucket_shares(here))
     st.plotly_chart(fig, width="stretch", key="bucket_shares")
     st.subheader("Nearest buckets (cosine of table rows)")
     arrays = run.table_rows()
@@ -122,44 +113,18 @@ with left:
     st.dataframe(near, hide_index=True, width="stretch", key="bucket_near")
 with right:
     st.subheader("Usage by family")
-    fu = run.frame("family_usage")
-    fu = fu[(fu["table"] == table) & (fu["head"] == head) & (fu["bucket"] == bucket)]
-
-    def _usage():
-        fig = px.bar(fu, x="family", y="count", hover_data=["share"])
-        fig.update_layout(height=260, margin={"t": 10, "b": 10})
-        return fig
-
-    fig = cached_figure(("bucket_usage", stamp, table, head, bucket), _usage)
+    fu = run.select("family_usage", table=table, head=head, bucket=bucket)
+    fig = cached_figure(("bucket_usage", stamp, table, head, bucket), lambda: family_usage_bar(fu))
     st.plotly_chart(fig, width="stretch", key="bucket_usage")
     st.subheader("Where it sits")
-
-    def _mass_hist():
-        fig = px.histogram(occupied, x="mass", nbins=40, log_y=True)
-        fig.add_vline(x=float(row["mass"]), line_color="red", annotation_text=f"bucket {bucket}")
-        fig.update_layout(height=220, margin={"t": 10, "b": 10}, xaxis_title="bucket mass")
-        return fig
-
-    fig = cached_figure(("bucket_mass_hist", stamp, table, head, bucket), _mass_hist)
+    fig = cached_figure(
+        ("bucket_mass_hist", stamp, table, head, bucket),
+        lambda: mass_histogram(occupied, bucket, row["mass"]),
+    )
     st.plotly_chart(fig, width="stretch", key="bucket_mass_hist")
-    emb = run.frame("embedding_2d")
-    emb = emb[(emb["table"] == table) & (emb["head"] == head)]
+    emb = run.select("embedding_2d", table=table, head=head)
     if len(emb):
-
-        def _map():
-            here = emb.assign(this=emb["bucket"] == bucket)
-            fig = px.scatter(
-                here,
-                x="x",
-                y="y",
-                color="this",
-                size=here["this"].map({True: 14, False: 4}),
-                hover_data=["bucket", "dominant_label"],
-                color_discrete_map={True: "red", False: "lightgrey"},
-                render_mode="webgl",  # ~1,000 points: SVG costs the browser ~0.25 s
-            )
-            fig.update_layout(height=300, margin={"t": 10, "b": 10}, showlegend=False)
-            return fig
-
-        fig = cached_figure(("bucket_map", stamp, table, head, bucket), _map)
+        fig = cached_figure(
+            ("bucket_map", stamp, table, head, bucket), lambda: bucket_map(emb, bucket)
+        )
         st.plotly_chart(fig, width="stretch", key="bucket_map")

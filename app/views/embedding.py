@@ -19,8 +19,7 @@ with c3:
     colour = st.selectbox(
         "Colour by", ["element_pair", "bin_lo", "purity", "mass"], key="emb_colour"
     )
-emb = run.frame("embedding_2d")
-emb = emb[(emb["table"] == table) & (emb["head"] == head)].reset_index(drop=True)
+emb = run.select("embedding_2d", table=table, head=head).reset_index(drop=True)
 if emb.empty:
     st.info("No embedding for this table and head.")
     st.stop()
@@ -51,10 +50,8 @@ if not picked:
     st.info("Nothing selected yet: click a point or draw a lasso on the map.")
     st.stop()
 
-buckets = run.frame("buckets")
-chosen = buckets[
-    (buckets["table"] == table) & (buckets["head"] == head) & buckets["bucket"].isin(picked)
-].sort_values("mass", ascending=False)
+chosen = run.select("buckets", table=table, head=head, bucket=picked)
+chosen = chosen.sort_values("mass", ascending=False)
 st.subheader(f"{len(chosen)} selected bucket(s)")
 st.dataframe(
     chosen[["bucket", "n_motifs", "mass", "purity", "gate_mean", "dominant_label", "dominant_key"]],

@@ -14,8 +14,7 @@ c1, c2 = st.columns([1, 4])
 with c1:
     table = table_picker("env_table", default=sel[0] if sel else None)
 motifs = run.motifs(table).sort_values("count", ascending=False)
-examples = run.frame("examples")
-with_examples = set(examples.loc[examples["table"] == table, "key"].tolist())
+with_examples = set(run.select("examples", table=table)["key"].tolist())
 motifs = motifs[motifs["key"].isin(with_examples)]
 if motifs.empty:
     st.info(f"No stored example occurrences for {table} motifs in this run.")

@@ -1,8 +1,9 @@
 """Family comparison: bucket usage per family, divergences, family-specific motifs."""
 
-import plotly.express as px
 import streamlit as st
 
+from analysis.frames import usage_grid
+from app.figures import jsd_heatmap, usage_heatmap
 from app.loaders import current_run, manifest_stamp
 from app.widgets import cached_figure, head_picker, table_picker
 
@@ -19,55 +20,23 @@ with c2:
 with c3:
     top_n = st.slider("Buckets shown (by total mass)", 10, 200, 50, step=10, key="fam_topn")
 
-fu = run.frame("family_usage")
-fu = fu[(fu["table"] == table) & (fu["head"] == head)]
+fu = run.select("family_usage", table=table, head=head)
 st.subheader("Bucket usage across families")
 if fu.empty:
     st.info("No family usage recorded for this table and head.")
 else:
-    top = fu.groupby("bucket")["count"].sum().nlargest(top_n).index
-    grid = fu[fu["bucket"].isin(top)].pivot_table(
-        index="family", columns="bucket", values="share", fill_value=0.0
+    grid = usage_grid(fu, top_n)
+    fig = cached_figure(
+        ("fam_heatmap", stamp, table, head, top_n), lambda: usage_heatmap(grid, heldout)
     )
-    grid = grid[list(top)]
-
-    def _heatmap():
-        fig = px.imshow(
-            grid.to_numpy(),
-            x=[str(b) for b in grid.columns],
-            y=[f"{f} (held out)" if f in heldout else f for f in grid.index],
-            aspect="auto",
-            color_continuous_scale="Viridis",
-            labels={"x": "bucket", "y": "family", "color": "share"},
-        )
-        fig.update_layout(height=120 + 30 * len(grid), margin={"t": 10, "b": 10})
-        return fig
-
-    fig = cached_figure(("fam_heatmap", stamp, table, head, top_n), _heatmap)
     st.plotly_chart(fig, width="stretch", key="fam_heatmap")
 
 left, right = st.columns(2)
 with left:
     st.subheader("Jensen–Shannon divergence of bucket usage")
-    div = run.frame("family_divergence")
-    div = div[(div["table"] == table) & (div["head"] == head)]
+    div = run.select("family_divergence", table=table, head=head)
     if len(div):
-        mat = div.pivot_table(index="family_a", columns="family_b", values="jsd")
-
-        def _jsd():
-            fig = px.imshow(
-                mat.to_numpy(),
-                x=list(mat.columns),
-                y=list(mat.index),
-                text_auto=".2f",
-                color_continuous_scale="Magma_r",
-                zmin=0,
-                labels={"color": "JSD (bits)"},
-            )
-            fig.update_layout(height=420, margin={"t": 10, "b": 10})
-            return fig
-
-        fig = cached_figure(("fam_jsd", stamp, table, head), _jsd)
+        fig = cached_figure(("fam_jsd", stamp, table, head), lambda: jsd_heatmap(div))
         st.plotly_chart(fig, width="stretch", key="fam_jsd")
 with right:
     st.subheader("Family-specific motifs")

@@ -1,28 +1,21 @@
 """Interventions: what the memory *does* — ablate a bucket or motif, attribution, reliance."""
 
 import numpy as np
-import plotly.express as px
 import streamlit as st
 
-from app.interventions import cached, force_arrows_html, load_model
-from app.loaders import current_run, manifest_stamp
-from app.prefetch import wait_for_prefetch
-from app.widgets import viewer_script_url
+from app.figures import agreement_scatter, gate_effect_scatter, reliance_bars
+from app.loaders import current_run, manifest_stamp, run_model
+from app.viewer import force_arrows_html
+from app.widgets import cached, viewer_script_url
 
 st.title("Interventions")
 run = current_run()
-ckpt = run.manifest["checkpoint"]
 st.caption(
     "Causal probes of the run's checkpoint: switch a bucket, a motif or a whole table off "
     "(zero or mean row) and measure ΔE (meV/atom) and ΔF (meV/Å); a first-order attribution "
     "of every occupied bucket, checked against exact ablation of the top buckets."
 )
-if not ckpt.get("path"):
-    st.warning("This run was computed from an in-memory model: no checkpoint to probe.")
-    st.stop()
-
-with st.spinner("Loading torch and fairchem…"):
-    wait_for_prefetch()  # they may be importing in the background
+model = run_model(run)  # found under PAMM_CHECKPOINT_ROOT, never at the manifest's path
 from analysis.io import RunError  # noqa: E402
 from analysis.probe_artifacts import load_probes  # noqa: E402
 from analysis.probes import ablation_effect, predict, probe_run, probe_structures  # noqa: E402
@@ -55,8 +48,7 @@ top_k = c3.slider(
     key="iv_topk",
 )
 
-try:
-    model = load_model(ckpt["path"], str(ckpt.get("sha256")))
+try:  # the dataset is opened under PAMM_DATA_ROOT only
     atoms, families, indices = cached(
         ("structures", str(run.path), stamp, n_structures),
         lambda: probe_structures(run.manifest["dataset"], n_structures),
@@ -111,51 +103,19 @@ with tab_attr:
     st.dataframe(probes["effects"], hide_index=True, key="iv_effects")
     st.subheader(f"Agreement with exact ablation (top {len(probes['agreement'])})")
     agree = probes["agreement"]
-    fig = px.scatter(
-        agree,
-        x="d_energy",
-        y="exact_d_energy",
-        color="table",
-        hover_data=["head", "bucket", "n_structures"],
-        labels={"d_energy": "first-order ΔE (meV/atom)", "exact_d_energy": "exact ΔE (meV/atom)"},
-    )
-    st.plotly_chart(fig, key="iv_agree_plot")
+    st.plotly_chart(agreement_scatter(agree), key="iv_agree_plot")
     st.dataframe(agree, hide_index=True, key="iv_agreement")
 
 with tab_gate:
     st.subheader("Does a large gate mean a large causal effect?")
-    fig = px.scatter(
-        probes["effects"],
-        x="gate_mean",
-        y="abs_d_energy",
-        color="table",
-        hover_data=["head", "bucket", "n_lookups"],
-        log_y=True,
-        labels={
-            "gate_mean": "mean gate over lookups",
-            "abs_d_energy": "first-order |ΔE| (meV/atom)",
-        },
-    )
-    st.plotly_chart(fig, key="iv_gate_plot")
+    st.plotly_chart(gate_effect_scatter(probes["effects"]), key="iv_gate_plot")
     st.dataframe(probes["gate_vs_effect"], hide_index=True, key="iv_gate_corr")
 
 with tab_rel:
     st.subheader("Reliance: memory / pair table / triplet table switched off")
     fam = probes["summary"]["family"]
     st.dataframe(fam, hide_index=True, key="iv_rel_family")
-    long = fam.melt(
-        id_vars="family",
-        value_vars=[c for c in fam if c.startswith("d_energy")],
-        var_name="switched off",
-        value_name="|ΔE| (meV/atom)",
-    )
-    long["switched off"] = long["switched off"].map(
-        {"d_energy": "memory", "d_energy_pair": "pair table", "d_energy_triplet": "triplet table"}
-    )
-    st.plotly_chart(
-        px.bar(long, x="family", y="|ΔE| (meV/atom)", color="switched off", barmode="group"),
-        key="iv_rel_plot",
-    )
+    st.plotly_chart(reliance_bars(fam), key="iv_rel_plot")
     st.subheader("Per element: mean |ΔF| with the memory off (meV/Å)")
     st.dataframe(probes["summary"]["element"], hide_index=True, key="iv_rel_element")
 

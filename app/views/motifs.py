@@ -1,10 +1,10 @@
 """Motif browser: filter and sort the observed motifs; open one motif's detail."""
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from app.environments import example_panel
+from app.figures import gate_histogram, gate_per_family
 from app.loaders import current_run, manifest_stamp
 from app.widgets import (
     SEL_MOTIF,
@@ -25,7 +25,6 @@ c1, c2, c3, c4 = st.columns([1, 2, 2, 2])
 with c1:
     table = table_picker("motif_table_kind", default=sel[0] if sel else None)
 motifs = run.motifs(table)
-buckets = run.frame("buckets")
 unit = bin_unit(table)
 with c2:
     elements = st.multiselect("Contains elements", motif_elements(motifs), key="motif_elements")
@@ -37,24 +36,17 @@ with c4:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _motif_view(_run, stamp: str, table: str, heads: int) -> pd.DataFrame:
-    """Presentation join: element string and, per head, how many other motifs share the
-    motif's bucket (cached per run ``stamp``: ~0.2 s per rerun otherwise)."""
+def _motif_view(_run, stamp: str, table: str) -> pd.DataFrame:
+    """The motif table with its element string (cached per run ``stamp``)."""
     view = _run.motifs(table).copy()
-    buckets = _run.frame("buckets")
     view["elements"] = [
         "–".join(element_symbols([zj, zi, zk]))
         for zj, zi, zk in zip(view["zj"], view["zi"], view["zk"], strict=True)
     ]
-    for h in range(heads):
-        nb = buckets[(buckets["table"] == table) & (buckets["head"] == h)]
-        n_in = view[f"bucket_{h}"].map(nb.set_index("bucket")["n_motifs"]).fillna(1)
-        view[f"colliding_{h}"] = (n_in - 1).astype(int)
-    view["colliding_all_heads"] = view[[f"colliding_{h}" for h in range(heads)]].min(axis=1)
     return view
 
 
-view = _motif_view(run, stamp, table, heads)
+view = _motif_view(run, stamp, table)
 
 mask = (view["bin_lo"] >= rng[0] - 1e-9) & (view["bin_hi"] <= rng[1] + 1e-9)
 for el in elements:
@@ -64,7 +56,7 @@ if families:
 sort_options = {
     "count": "count",
     "gate (mean)": "gate_mean",
-    "collisions (all heads)": "colliding_all_heads",
+    "collisions (all heads)": "shared_all_heads",
     "family specificity": "specificity",
 }
 s1, s2 = st.columns([2, 1])
@@ -72,7 +64,7 @@ sort_by = s1.selectbox("Sort by", list(sort_options), key="motif_sort")
 ascending = s2.toggle("Ascending", value=False, key="motif_asc")
 shown = view[mask].sort_values(sort_options[sort_by], ascending=ascending, kind="stable")
 cols = ["label", "elements", "count", "share", "gate_mean", "gate_std", "top_family"]
-cols += ["specificity", *[f"bucket_{h}" for h in range(heads)], "colliding_all_heads", "key"]
+cols += ["specificity", *[f"bucket_{h}" for h in range(heads)], "shared_all_heads", "key"]
 st.caption(f"{len(shown):,} of {len(view):,} {table} motifs")
 keys = shown["key"].tolist()
 st.session_state["motif_table_keys"] = keys
@@ -109,7 +101,7 @@ m1, m2, m3, m4 = st.columns(4)
 m1.metric("Occurrences", f"{int(motif['count']):,}")
 m2.metric("Gate mean", f"{motif['gate_mean']:.3f}", help=f"std {motif['gate_std']:.3f}")
 m3.metric("Top family", str(motif["top_family"]), help=f"specificity {motif['specificity']:.2f}")
-m4.metric("Colliding in every head", int(motif["colliding_all_heads"]))
+m4.metric("Colliding in every head", int(motif["shared_all_heads"]))
 
 d1, d2 = st.columns(2)
 with d1:
@@ -117,8 +109,7 @@ with d1:
     rows = []
     for h in range(heads):
         b = int(motif[f"bucket_{h}"])
-        here = (buckets["table"] == table) & (buckets["head"] == h) & (buckets["bucket"] == b)
-        match = buckets[here]
+        match = run.select("buckets", table=table, head=h, bucket=b)
         info = match.iloc[0] if len(match) else pd.Series(dtype=object)
         rows.append(
             {
@@ -131,11 +122,9 @@ with d1:
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="motif_buckets")
     st.subheader("Colliding neighbours")
-    bm = run.frame("bucket_motifs")
     neighbours = []
     for h in range(heads):
-        b = int(motif[f"bucket_{h}"])
-        same = bm[(bm["table"] == table) & (bm["head"] == h) & (bm["bucket"] == b)]
+        same = run.select("bucket_motifs", table=table, head=h, bucket=int(motif[f"bucket_{h}"]))
         neighbours.append(same[same["key"] != key].assign(head=h))
     neigh = pd.concat(neighbours) if neighbours else pd.DataFrame()
     if len(neigh):
@@ -151,31 +140,17 @@ with d1:
         st.success("This motif has a bucket to itself in every head.")
 with d2:
     st.subheader("Gate per family")
-    ex = run.frame("examples")
-    ex = ex[(ex["table"] == table) & (ex["key"] == key)]
+    ex = run.select("examples", table=table, key=key)
     if len(ex):
-
-        def _gate_hist():
-            fig = px.histogram(
-                ex, x="gate", color="family", nbins=20, barmode="overlay", opacity=0.7
-            )
-            fig.update_layout(
-                height=260, margin={"t": 10, "b": 10}, xaxis_title="gate (example edges)"
-            )
-            return fig
-
-        fig = cached_figure(("motif_gate_hist", stamp, table, int(key)), _gate_hist)
+        fig = cached_figure(
+            ("motif_gate_hist", stamp, table, int(key)),
+            lambda: gate_histogram(ex, "gate", colour="family", title="gate (example edges)"),
+        )
         st.plotly_chart(fig, width="stretch", key="motif_gate_hist")
-    mf = run.frame("motif_families")
-    mf = mf[(mf["table"] == table) & (mf["key"] == key) & (mf["count"] > 0)]
+    mf = run.select("motif_families", table=table, key=key)
+    mf = mf[mf["count"] > 0]
     if len(mf):
-
-        def _gate_fam():
-            fig = px.bar(mf, x="family", y="gate_mean", error_y="gate_std", hover_data=["count"])
-            fig.update_layout(height=260, margin={"t": 10, "b": 10}, yaxis_title="gate mean ± std")
-            return fig
-
-        fig = cached_figure(("motif_gate_fam", stamp, table, int(key)), _gate_fam)
+        fig = cached_figure(("motif_gate_fam", stamp, table, int(key)), lambda: gate_per_family(mf))
         st.plotly_chart(fig, width="stretch", key="motif_gate_fam")
 
 st.subheader("Top example environments")

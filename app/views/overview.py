@@ -1,9 +1,9 @@
 """Overview: what was analysed (manifest) and the headline numbers of the memory."""
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
+from app.figures import advisor_chart
 from app.loaders import current_run, manifest_stamp, sibling_evaluations
 from app.widgets import cached_figure
 
@@ -35,12 +35,11 @@ coll = run.frame("collisions")
 cols = st.columns(4)
 for n, table in enumerate(("pair", "triplet")):
     motifs = run.motifs(table)
-    combined = coll[(coll["table"] == table) & (coll["head"] == -1)]
-    per_head = coll[(coll["table"] == table) & (coll["head"] >= 0)]
+    combined = run.select("collisions", table=table, head=-1)
+    occupancy = run.metrics["tables"].get(table, {}).get("occupancy")
     cols[2 * n].metric(f"{table} motifs", f"{len(motifs):,}", help="distinct observed keys")
-    if len(per_head):
-        occ = per_head["occupied"].mean() / per_head["buckets"].mean()
-        cols[2 * n].metric(f"{table} occupancy", f"{occ:.1%}", help="mean over heads")
+    if occupancy is not None:
+        cols[2 * n].metric(f"{table} occupancy", f"{occupancy:.1%}", help="mean over heads")
     if len(combined):
         row = combined.iloc[0]
         cols[2 * n + 1].metric(
@@ -54,38 +53,9 @@ st.markdown("**Collision statistics per table and head** (head −1 = all heads 
 st.dataframe(coll, width="stretch", hide_index=True)
 
 adv = run.frame("advisor")
-
-
-def _advisor_chart():
-    fig = px.line(
-        adv.sort_values("buckets"),
-        x="buckets",
-        y="motif_collision_rate",
-        color="heads",
-        facet_col="table",
-        markers=True,
-        log_x=True,
-        labels={"motif_collision_rate": "motifs ambiguous in every head"},
-    )
-    current = adv[adv["is_current"]]
-    for _, row in current.iterrows():
-        col = 1 if row["table"] == "pair" else 2
-        fig.add_scatter(
-            x=[row["buckets"]],
-            y=[row["motif_collision_rate"]],
-            mode="markers",
-            marker={"size": 14, "symbol": "star", "color": "black"},
-            name="this checkpoint",
-            showlegend=col == 1,
-            row=1,
-            col=col,
-        )
-    return fig
-
-
 if len(adv):
     st.subheader("Table-size advisor")
-    fig = cached_figure(("advisor_chart", manifest_stamp(run.path)), _advisor_chart)
+    fig = cached_figure(("advisor_chart", manifest_stamp(run.path)), lambda: advisor_chart(adv))
     st.plotly_chart(fig, width="stretch", key="advisor_chart")
 
 st.subheader("Metrics")

@@ -1,49 +1,16 @@
 """Try a structure: upload CIF/POSCAR/extxyz, run the run's checkpoint, see what fires."""
 
-import os
-
 import numpy as np
-import plotly.express as px
 import streamlit as st
 
-from app.loaders import current_run, freeze_long_lived
-from app.prefetch import wait_for_prefetch
+from app.figures import gate_histogram
+from app.loaders import current_run, run_model
+from app.uploads import ACCEPTED, UploadError, parse_upload
 from app.viewer import environment_scene
 from app.widgets import show_scene
-from pamm.uploads import ACCEPTED, UploadError, parse_upload
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_ATOMS = 500
-
-
-@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=2)
-def _model(path: str, sha256: str):
-    del sha256  # cache key only
-    from analysis.pipeline import check_memory_tables
-    from pamm.checkpoint import load_pamm_model
-
-    model, _ = load_pamm_model(path)  # weights_only load, spec checked
-    check_memory_tables(model)
-    freeze_long_lived()
-    return model
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _checkpoint_under_root(name: str, sha256: str) -> str | None:
-    """The run's checkpoint found under PAMM_CHECKPOINT_ROOT by file name and sha256.
-
-    The app never opens the path stored in a manifest (it may lie outside the configured
-    roots, e.g. on the machine that made the run).
-    """
-    from analysis.pipeline import sha256_file
-    from pamm.settings import configured_roots, list_under, resolve_under
-
-    root = configured_roots().checkpoints
-    for rel in list_under(root, "**/*.pt"):
-        path = resolve_under(root, rel)
-        if path.name == name and sha256_file(path) == sha256:
-            return str(path)
-    return None
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -53,7 +20,6 @@ def _parse(name: str, data: bytes):
 
 st.title("Try a structure")
 run = current_run()
-ckpt = run.manifest["checkpoint"]
 st.caption(
     f"Upload a periodic structure ({ACCEPTED}; ≤ {MAX_UPLOAD_BYTES // 1024**2} MB, "
     f"≤ {MAX_ATOMS} atoms). The run's checkpoint predicts energy and forces; the table "
@@ -68,24 +34,11 @@ try:
 except UploadError as err:
     st.error(str(err))
     st.stop()
-if not ckpt.get("path"):
-    st.warning("This run was computed from an in-memory model: no checkpoint to run.")
-    st.stop()
-ckpt_path = _checkpoint_under_root(os.path.basename(ckpt["path"]), str(ckpt.get("sha256")))
-if ckpt_path is None:
-    st.warning(
-        f"The run's checkpoint `{os.path.basename(ckpt['path'])}` (sha256 "
-        f"{str(ckpt.get('sha256'))[:12]}…) is not under PAMM_CHECKPOINT_ROOT: nothing to run."
-    )
-    st.stop()
-
-with st.spinner("Loading torch and fairchem…"):
-    wait_for_prefetch()  # they may be importing in the background
+model = run_model(run)  # found under PAMM_CHECKPOINT_ROOT, never at the manifest's path
 from app.predict import predict_structure  # noqa: E402 (torch only once a file is there)
 
 with st.spinner("Running the model…"):
     try:
-        model = _model(ckpt_path, str(ckpt.get("sha256")))
         pred = predict_structure(model, atoms)
     except (OSError, ValueError, RuntimeError) as err:
         st.error(f"The model could not be run on this structure: {err}")
@@ -116,8 +69,7 @@ with view:
 with side:
     st.markdown(f"**Forces** on atom {centre}: `{np.round(pred.forces[centre], 4).tolist()}` eV/Å")
     if "gate_mean" in edges:
-        fig = px.histogram(edges, x="gate_mean", nbins=30)
-        fig.update_layout(height=240, margin={"t": 10, "b": 10}, xaxis_title="gate mean, all edges")
+        fig = gate_histogram(edges, "gate_mean", title="gate mean, all edges", nbins=30)
         st.plotly_chart(fig, width="stretch", key="try_gate_hist")
 
 st.subheader(f"Edges of atom {centre} (pair motifs and buckets)")

@@ -47,7 +47,7 @@ def synthetic_occurrences(n: int, seed: int = 0) -> dict[str, dict[str, np.ndarr
     return out
 
 
-def build_census(occ, idx=None, *, reservoir=4, compact_every=2_000_000):
+def _build_census(occ, idx=None, *, reservoir=4, compact_every=2_000_000):
     """Census of the occurrences selected by ``idx`` (all by default)."""
     b = CensusBuilder(reservoir=reservoir, compact_every=compact_every)
     for table, cols in occ.items():
@@ -61,9 +61,21 @@ def occurrences():
     return synthetic_occurrences(3000)
 
 
-def tiny_checkpoint(path, pamm=None):
+def _tiny_checkpoint(path, pamm=None):
     """A tiny random-init PaMM checkpoint (memory randomised so gates vary), saved safely."""
     from pamm.testing import tiny_pamm_checkpoint
 
     spec = pamm or {"mode": "pamm", "pair_buckets": 64, "triplet_buckets": 128}
     return tiny_pamm_checkpoint(path, spec)
+
+
+@pytest.fixture(scope="session")
+def build_census():
+    """``build_census(occ, idx=None, *, reservoir=4, compact_every=...)`` -> Census."""
+    return _build_census
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint():
+    """``tiny_checkpoint(path, pamm=None)`` -> (path, checkpoint) of a tiny PaMM model."""
+    return _tiny_checkpoint

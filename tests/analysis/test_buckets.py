@@ -10,7 +10,6 @@ from analysis.motifs import motif_table
 from pamm.hashing import hash_numpy, hash_params
 from pamm.keys import unpack_triplet_key
 from pamm.spec import MotifMemorySpec
-from tests.analysis.conftest import build_census
 
 
 def test_inverse_map_is_exact_partition():
@@ -35,7 +34,7 @@ def test_inverse_map_is_exact_partition():
     assert sizes.sum() == len(space) and sizes.index.max() < 13
 
 
-def test_observed_bucket_map(occurrences):
+def test_observed_bucket_map(occurrences, build_census):
     spec = MotifMemorySpec(pair_buckets=32, heads=2)
     motifs = motif_table(build_census(occurrences), "pair", spec)
     long = bucket_motifs(motifs, "pair", 2)

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from analysis.census import GATE_SCALE, Census, merge
-from tests.analysis.conftest import build_census
 
 
-def test_counts_and_gates_match_direct_computation(occurrences):
+def test_counts_and_gates_match_direct_computation(occurrences, build_census):
     census = build_census(occurrences)
     occ = occurrences["pair"]
     keys, count, gq, _ = census.tables["pair"].per_key()
@@ -23,7 +22,7 @@ def test_counts_and_gates_match_direct_computation(occurrences):
 
 
 @pytest.mark.parametrize("shards", [2, 3, 7])
-def test_merge_of_shards_equals_one_census(occurrences, shards):
+def test_merge_of_shards_equals_one_census(occurrences, shards, build_census):
     whole = build_census(occurrences)
     n = len(occurrences["pair"]["keys"])
     perm = np.random.default_rng(shards).permutation(n)
@@ -36,17 +35,17 @@ def test_merge_of_shards_equals_one_census(occurrences, shards):
     assert np.unique(res.key, return_counts=True)[1].max() <= 4
 
 
-def test_compaction_does_not_change_result(occurrences):
+def test_compaction_does_not_change_result(occurrences, build_census):
     assert build_census(occurrences, compact_every=100).equals(build_census(occurrences))
 
 
-def test_merge_detects_difference(occurrences):
+def test_merge_detects_difference(occurrences, build_census):
     a = build_census(occurrences)
     b = build_census(occurrences, np.arange(1, len(occurrences["pair"]["keys"])))
     assert not a.equals(b)
 
 
-def test_save_load_roundtrip(tmp_path, occurrences):
+def test_save_load_roundtrip(tmp_path, occurrences, build_census):
     census = build_census(occurrences)
     census.meta["note"] = "x"
     census.save(tmp_path / "census.npz")
@@ -70,7 +69,7 @@ def test_top_per_key_matches_brute_force_even_with_32bit_ties(size):
     np.testing.assert_array_equal(got, ref)
 
 
-def test_gateless_census_equals_itself(occurrences):
+def test_gateless_census_equals_itself(occurrences, build_census):
     pair = {k: v for k, v in occurrences["pair"].items() if k != "gate"}
     a = build_census({"pair": {**pair, "gate": None}})
     b = build_census({"pair": {**pair, "gate": None}})

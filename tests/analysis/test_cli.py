@@ -7,13 +7,11 @@ import copy
 import pytest
 
 from analysis import load_run
-from pamm.cli import main
-from tests.analysis.conftest import tiny_checkpoint
-from tests.analysis.test_pipeline import tiny_dataset
+from pamm_lab.cli import main
 
 
 @pytest.mark.slow
-def test_pamm_analyze_writes_a_valid_run(tmp_path, capsys):
+def test_pamm_analyze_writes_a_valid_run(tmp_path, capsys, tiny_checkpoint, tiny_dataset):
     from pamm.checkpoint import save_checkpoint
 
     ckpt_path, ckpt = tiny_checkpoint(tmp_path / "tiny.pt")

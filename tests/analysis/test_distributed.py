@@ -14,13 +14,12 @@ from analysis.data import StructureSource
 from analysis.distributed import distributed_census
 from analysis.runner import select_structures
 from pamm.spec import MotifMemorySpec
-from tests.analysis.test_pipeline import tiny_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_two_process_census_equals_single_process(tmp_path):
+def test_two_process_census_equals_single_process(tmp_path, tiny_dataset):
     data = tiny_dataset(tmp_path / "tiny.extxyz", n=10, seed=3)
     out = tmp_path / "census2.npz"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}

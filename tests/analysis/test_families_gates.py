@@ -17,7 +17,6 @@ from analysis.gates import family_gate_summary, gate_ranking
 from analysis.motifs import motif_family_table, motif_table
 from pamm.keys import pack_pair_key
 from pamm.spec import MotifMemorySpec
-from tests.analysis.conftest import build_census
 
 
 def test_jsd_properties():
@@ -73,7 +72,7 @@ def test_family_usage_and_divergence():
     assert d["jsd"].iloc[0] == pytest.approx(jensen_shannon(np.stack([p, q]))[0, 1], abs=1e-9)
 
 
-def test_gate_summaries(occurrences):
+def test_gate_summaries(occurrences, build_census):
     census = build_census(occurrences)
     mf = motif_family_table(census, "pair")
     summary = family_gate_summary(mf).set_index("family")

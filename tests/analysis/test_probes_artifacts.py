@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from analysis import load_run, run_analysis
+from analysis import AnalysisSettings, load_run, run_analysis
 from analysis.data import StructureSource
 from analysis.io import RunError
 from analysis.probe_artifacts import (
@@ -19,9 +19,7 @@ from analysis.probe_artifacts import (
     write_probes,
 )
 from analysis.schema import PROBE_ARTIFACTS, PROBES_JSON
-from pamm.cli import main
-from tests.analysis.conftest import tiny_checkpoint
-from tests.analysis.test_pipeline import memory_model, tiny_dataset
+from pamm_lab.cli import main
 
 
 def _assert_same(loaded: dict, computed: dict) -> None:
@@ -35,7 +33,7 @@ def _assert_same(loaded: dict, computed: dict) -> None:
     assert loaded["settings"] == computed["settings"]
 
 
-def test_artifact_round_trips_the_in_memory_probes(tmp_path):
+def test_artifact_round_trips_the_in_memory_probes(tmp_path, tiny_dataset, memory_model):
     data = tiny_dataset(tmp_path / "tiny.extxyz", n=6)
     model = memory_model()
     settings = probe_settings(4, top_k=3, batch_size=4)
@@ -70,7 +68,7 @@ def test_settings_are_validated():
         probe_settings(4, top_k=0)
 
 
-def test_pamm_analyze_probes_kept_and_optional(tmp_path, capsys):
+def test_pamm_analyze_probes_kept_and_optional(tmp_path, capsys, tiny_checkpoint, tiny_dataset):
     ckpt, _ = tiny_checkpoint(tmp_path / "tiny.pt")
     data = tiny_dataset(tmp_path / "tiny.extxyz", n=6)
     out = tmp_path / "run"
@@ -111,7 +109,8 @@ def test_pamm_analyze_probes_kept_and_optional(tmp_path, capsys):
     assert load_probes(out)["dataset_index"] == [0, 5]
 
 
-def test_probes_refused_without_hashed_tables(tmp_path):
+def test_probes_refused_without_hashed_tables(tmp_path, tiny_dataset, memory_model):
     data = tiny_dataset(tmp_path / "tiny.extxyz", n=3)
     with pytest.raises(ValueError, match="hashed memory tables"):
-        run_analysis(memory_model("baseline"), data, tmp_path / "run", probes=2, tqdm_bar=False)
+        settings = AnalysisSettings(probe_structures=2)
+        run_analysis(memory_model("baseline"), data, tmp_path / "run", settings, tqdm_bar=False)

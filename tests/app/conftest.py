@@ -54,7 +54,7 @@ def runs_root(tmp_path_factory) -> Path:
     import torch
     from ase.io import write
 
-    from analysis import run_analysis
+    from analysis import AnalysisSettings, run_analysis
 
     root = tmp_path_factory.mktemp("runs")
     data = root.parent / "structures.extxyz"
@@ -62,9 +62,8 @@ def runs_root(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     np.random.seed(0)
     checkpoint = _tiny_checkpoint(root.parent / "tiny-pamm.pt")
-    run_analysis(
-        checkpoint, data, root / RUN_NAME, heldout=FAMILIES[-1:], embedding="pca", tqdm_bar=False
-    )
+    settings = AnalysisSettings(heldout=FAMILIES[-1:], embedding="pca")
+    run_analysis(checkpoint, data, root / RUN_NAME, settings, tqdm_bar=False)
     return root
 
 
@@ -73,6 +72,7 @@ def app_env(runs_root, monkeypatch) -> Path:
     """Point the app at the test run (environment read by ``app.loaders``)."""
     monkeypatch.setenv("PAMM_RUNS_ROOT", str(runs_root))
     monkeypatch.setenv("PAMM_CHECKPOINT_ROOT", str(runs_root.parent))  # tiny-pamm.pt
+    monkeypatch.setenv("PAMM_DATA_ROOT", str(runs_root.parent))  # structures.extxyz
     monkeypatch.setenv("PAMM_RUN", RUN_NAME)
     monkeypatch.setenv("PAMM_PREFETCH", "0")  # no background imports in the test process
     return runs_root / RUN_NAME
@@ -84,6 +84,60 @@ def app_test(app_env):
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_file("../../app/streamlit_app.py", default_timeout=120)
+
+
+@pytest.fixture
+def demo_roots(runs_root, tmp_path, monkeypatch):
+    """An empty runs root, the session's tiny checkpoint and structures as the demo's
+    inputs (environment set); yields the demo run directory (not there yet). Background
+    first starts this process began are stopped at the end."""
+    import shutil
+    import signal
+
+    from app import first_start
+
+    for var, name, source in (
+        ("CHECKPOINT", "checkpoints", runs_root.parent / "tiny-pamm.pt"),
+        ("DATA", "data", runs_root.parent / "structures.extxyz"),
+    ):
+        (tmp_path / name).mkdir()
+        shutil.copy(source, tmp_path / name)
+        monkeypatch.setenv(f"PAMM_{var}_ROOT", str(tmp_path / name))
+    monkeypatch.setenv("PAMM_RUNS_ROOT", str(tmp_path / "runs"))
+    monkeypatch.setenv("PAMM_RUN", "demo")
+    yield tmp_path / "runs" / "demo"
+    for child in first_start._CHILDREN.values():
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    first_start._CHILDREN.clear()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium through Playwright (skipped where there is none)."""
+    browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    from app.harness import launch_chromium
+
+    with sync_playwright() as pw:
+        chromium = launch_chromium(pw)
+        yield chromium
+        chromium.close()
+
+
+def _viewer_atoms(html: str) -> list[tuple[str, np.ndarray]]:
+    import re
+
+    rows = re.findall(r"([A-Z][a-z]?)\s+(-?\d+\.\d+)\s+(-?\d+\.\d+)\s+(-?\d+\.\d+)", html)
+    return [(s, np.array([float(x), float(y), float(z)])) for s, x, y, z in rows]
+
+
+@pytest.fixture(scope="session")
+def viewer_atoms():
+    """``viewer_atoms(html)``: (symbol, position) of every atom line in a viewer's XYZ."""
+    return _viewer_atoms
 
 
 def browser_or_skip() -> str:

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.harness import PAGES, launch_chromium, new_page, streamlit_server, wait_until_idle
-from tests.app.conftest import RUN_NAME, browser_or_skip
+from app.harness import PAGES, new_page, streamlit_server, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -20,20 +19,15 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "app"
 
 
 @pytest.fixture(scope="module")
-def browser_page():
-    browser_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        page = new_page(browser)
-        yield page
-        browser.close()
+def browser_page(browser):
+    return new_page(browser)
 
 
 @pytest.fixture(scope="module")
 def server(runs_root, browser_page):
-    with streamlit_server({"PAMM_RUNS_ROOT": str(runs_root), "PAMM_RUN": RUN_NAME}) as url:
+    env = {f"PAMM_{v}_ROOT": str(runs_root.parent) for v in ("DATA", "CHECKPOINT")}
+    env |= {"PAMM_RUNS_ROOT": str(runs_root), "PAMM_RUN": "testrun"}
+    with streamlit_server(env) as url:
         yield url
 
 

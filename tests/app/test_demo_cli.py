@@ -10,10 +10,9 @@ import urllib.request
 
 import pytest
 
+from app.demo_cli import APP_ENTRY, streamlit_command
 from app.harness import free_port
-from pamm.cli import main
-from pamm.demo_cli import APP_ENTRY, streamlit_command
-from tests.app.conftest import RUN_NAME
+from pamm_lab.cli import main
 
 
 def test_command_is_headless_streamlit_on_the_app():
@@ -36,11 +35,11 @@ def test_bad_port_is_a_clear_error(capsys):
 
 
 @pytest.mark.slow
-def test_pamm_demo_serves_the_dashboard(runs_root):
+def test_pamm_demo_serves_the_dashboard(runs_root, app_env):
     port = free_port()
     env = {**os.environ, "PAMM_RUNS_ROOT": str(runs_root)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pamm.cli", "demo", "--run", RUN_NAME, "--port", str(port)],
+        [sys.executable, "-m", "pamm_lab", "demo", "--run", app_env.name, "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

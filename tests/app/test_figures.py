@@ -56,3 +56,29 @@ def test_numeric_colour_is_one_trace_with_a_colour_scale(emb):
     assert len(fig.data) == 1
     np.testing.assert_allclose(np.asarray(fig.data[0].marker.color), emb["bin_lo"])
     assert fig.layout.xaxis.title.text == "UMAP 1"
+
+
+def test_usage_heatmap_draws_buckets_as_equal_categorical_cells():
+    """Bucket ids spread over 0..4,500 must not be placed on a numeric axis (cells of
+    very different widths): one category per bucket, in the grid's order."""
+    from analysis.frames import usage_grid
+    from app.figures import usage_heatmap
+
+    rng = np.random.default_rng(0)
+    buckets = rng.choice(4500, size=50, replace=False)
+    fu = pd.DataFrame(
+        {
+            "family": np.repeat(["rattled-300", "aimd-from-PBE-1000-npt"], 50),
+            "bucket": np.tile(buckets, 2),
+            "count": rng.integers(1, 100, 100),
+        }
+    )
+    fu["share"] = fu["count"] / fu.groupby("family")["count"].transform("sum")
+    grid = usage_grid(fu, top_n=50)
+    fig = usage_heatmap(grid, {"aimd-from-PBE-1000-npt"})
+    assert fig.layout.xaxis.type == "category"
+    assert list(fig.data[0].x) == [str(b) for b in grid.columns]
+    assert len(set(fig.data[0].x)) == 50
+    totals = fu.groupby("bucket")["count"].sum()
+    assert list(grid.columns) == totals.sort_values(ascending=False, kind="stable").index.tolist()
+    assert "aimd-from-PBE-1000-npt (held out)" in list(fig.data[0].y)

@@ -43,25 +43,25 @@ def test_interventions_page_probes_the_checkpoint(app_test):
     assert (reliance["d_energy"] > 0).all()
 
     # a rerun (or another motif pick) must not recompute the probes
-    from app.interventions import _store
+    from app.widgets import RESULTS
 
-    n_before = sum(1 for k in _store() if k[0] == "probes")
+    n_before = sum(1 for k in RESULTS if k[0] == "probes")
     at.radio(key="iv_kind").set_value("motif").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert sum(1 for k in _store() if k[0] == "probes") == n_before
+    assert sum(1 for k in RESULTS if k[0] == "probes") == n_before
 
 
 @pytest.fixture(scope="module")
 def probed_root(runs_root, tmp_path_factory):
     """A runs root whose run holds the probes artifact (``pamm analyze --probes 8``)."""
-    from analysis import run_analysis
-    from tests.app.conftest import FAMILIES
+    from analysis import AnalysisSettings, load_run, run_analysis
 
     root = tmp_path_factory.mktemp("probed-runs")
+    heldout = load_run(runs_root / "testrun").manifest["heldout_families"]
+    settings = AnalysisSettings(heldout=heldout, embedding="pca", probe_structures=8, probe_top_k=5)
     run_analysis(
         runs_root.parent / "tiny-pamm.pt", runs_root.parent / "structures.extxyz",
-        root / "probed", heldout=FAMILIES[-1:], embedding="pca", tqdm_bar=False,
-        probes=8, probe_top_k=5,
+        root / "probed", settings, tqdm_bar=False,
     )  # fmt: skip
     return root
 
@@ -71,7 +71,7 @@ def test_interventions_page_reads_the_stored_probes(app_env, probed_root, monkey
     from streamlit.testing.v1 import AppTest
 
     from analysis.probe_artifacts import load_probes
-    from app.interventions import _store
+    from app.widgets import RESULTS
 
     monkeypatch.setenv("PAMM_RUNS_ROOT", str(probed_root))
     monkeypatch.setenv("PAMM_RUN", "probed")
@@ -86,7 +86,7 @@ def test_interventions_page_reads_the_stored_probes(app_env, probed_root, monkey
     )
     effects = _frame(at, "table", "head", "bucket", "abs_d_energy", "gate_mean")
     assert len(effects) == len(stored["effects"])
-    keys = [k for k in _store() if k[1:2] == (run_dir,)]
+    keys = [k for k in RESULTS if k[1:2] == (run_dir,)]
     assert any(k[0] == "probes-stored" for k in keys)
     assert not any(k[0] == "probes" for k in keys), "stored probes were recomputed"
 
@@ -94,4 +94,4 @@ def test_interventions_page_reads_the_stored_probes(app_env, probed_root, monkey
     at.slider(key="iv_topk").set_value(3).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("computed here" in c.value for c in at.caption)
-    assert any(k[0] == "probes" and k[1] == run_dir for k in _store())
+    assert any(k[0] == "probes" and k[1] == run_dir for k in RESULTS)

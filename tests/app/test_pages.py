@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -103,7 +104,7 @@ def test_selected_motif_shows_its_buckets_and_neighbours(app_test, app_env):
         assert set(neighbours.loc[neighbours["head"] == h, "key"]) == expected
 
 
-def test_environment_iframe_holds_structure_and_highlights(app_test, app_env):
+def test_environment_iframe_holds_structure_and_highlights(app_test, app_env, viewer_atoms):
     from analysis import load_structure
 
     run = load_run(app_env)
@@ -115,8 +116,9 @@ def test_environment_iframe_holds_structure_and_highlights(app_test, app_env):
     html = iframe_html(at)
     assert "var $3Dmolpromise = Promise.resolve();" in html
     atoms = load_structure(run.manifest["dataset"], int(row["structure"]))
-    x, y, z = atoms.positions[int(row["centre"])]
-    assert f"{atoms.get_chemical_symbols()[int(row['centre'])]} {x:.5f} {y:.5f} {z:.5f}" in html
+    i = int(row["centre"])
+    symbol, pos = atoms.get_chemical_symbols()[i], atoms.positions[i]
+    assert any(s == symbol and np.allclose(p, pos, atol=1e-6) for s, p in viewer_atoms(html))
     meta = json.loads(re.search(r"data-pamm-highlight='([^']*)'", html).group(1))
     ids, hl = meta["atom_ids"], meta["highlight"]
     assert set(hl) == {"i", "j", "k"}
@@ -214,7 +216,7 @@ Direct
 """
 
 
-def test_try_structure_runs_the_model_and_shows_buckets(app_test, app_env):
+def test_try_structure_runs_the_model_and_shows_buckets(app_test, app_env, viewer_atoms):
     from pamm.hashing import hash_numpy, hash_params
     from pamm.spec import MotifMemorySpec
 
@@ -232,8 +234,8 @@ def test_try_structure_runs_the_model_and_shows_buckets(app_test, app_env):
     expected = hash_numpy(edges["key"].to_numpy(), a, b, spec.pair_buckets)  # [E, H]
     for h in range(spec.heads):
         assert edges[f"bucket_{h}"].tolist() == expected[:, h].tolist()
-    html = iframe_html(at)
-    assert "Na 0.00000 0.00000 0.00000" in html
+    shown = viewer_atoms(iframe_html(at))  # the centre (atom 0, Na at the origin) is drawn
+    assert any(s == "Na" and np.allclose(p, 0.0, atol=1e-6) for s, p in shown)
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,13 @@ def test_predict_structure_on_the_demo_checkpoint_matches_fairchem() -> None:
     # fairchem-trained checkpoints return flat head outputs (no "efs" level)
     from fairchem.core import FAIRChemCalculator
 
-    from analysis.pipeline import load_model
     from app.predict import predict_structure
     from pamm.evaluate import load_predictor
+    from pamm.plumbing import load_checked_model
 
     atoms = bulk("NaCl", "rocksalt", a=5.64)
     atoms.rattle(0.05, seed=1)
-    pred = predict_structure(load_model(CHECKPOINT), atoms)
+    pred = predict_structure(load_checked_model(CHECKPOINT), atoms)
 
     reference = atoms.copy()
     reference.calc = FAIRChemCalculator(load_predictor(CHECKPOINT), task_name="omat")

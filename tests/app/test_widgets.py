@@ -12,9 +12,9 @@ from app.viewer import STATIC_DIR
 
 @pytest.fixture(autouse=True)
 def _empty_store():
-    widgets._figure_store().clear()
+    widgets.FIGURES.clear()
     yield
-    widgets._figure_store().clear()
+    widgets.FIGURES.clear()
 
 
 def test_cached_figure_builds_once_per_key():
@@ -36,7 +36,7 @@ def test_cached_figure_builds_once_per_key():
 
 
 def test_cached_figure_drops_the_least_recently_used(monkeypatch):
-    monkeypatch.setattr(widgets, "FIGURE_CACHE_SIZE", 2)
+    monkeypatch.setattr(widgets.FIGURES, "size", 2)
     built = []
 
     def get(key):
@@ -46,7 +46,28 @@ def test_cached_figure_drops_the_least_recently_used(monkeypatch):
     get("a")
     get("b")
     assert built == ["a", "b", "c", "b"]
-    assert len(widgets._figure_store()) == 2
+    assert len(widgets.FIGURES) == 2
+
+
+def test_concurrent_requests_compute_a_key_once():
+    import threading
+    import time
+
+    cache, calls = widgets.ProcessCache(4), []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return object()
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(cache.get(("k",), slow)))
+               for _ in range(4)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and all(g is got[0] for g in got)
 
 
 def test_viewer_url_follows_static_serving(monkeypatch):

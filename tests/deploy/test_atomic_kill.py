@@ -19,8 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.analysis.test_pipeline import tiny_dataset
-
 REPO = Path(__file__).resolve().parents[2]
 #: artifacts that differ between the two runs (analysed structures 9 vs 15)
 DATA_DEPENDENT = ("pair_motifs.parquet", "triplet_motifs.parquet", "metrics.json")
@@ -46,7 +44,7 @@ def _checkpoint(path: Path) -> Path:
 
 def _command(checkpoint: Path, data: Path, out: Path, per_family: int) -> list[str]:
     return [
-        sys.executable, "-m", "pamm.cli", "analyze", "--checkpoint", str(checkpoint),
+        sys.executable, "-m", "pamm_lab", "analyze", "--checkpoint", str(checkpoint),
         "--data", str(data), "--out", str(out), "--max-per-family", str(per_family),
         "--embedding", "pca", "--batch-size", "2", "--force",
     ]  # fmt: skip
@@ -110,7 +108,7 @@ def _kill_after_changes(cmd: list[str], run: Path, changes: int, timeout: float 
 
 
 @pytest.mark.slow
-def test_sigkill_mid_write_leaves_the_previous_run_intact(tmp_path: Path) -> None:
+def test_sigkill_mid_write_leaves_the_previous_run_intact(tmp_path: Path, tiny_dataset) -> None:
     from analysis import load_run
 
     checkpoint = _checkpoint(tmp_path / "tiny.pt")

@@ -60,16 +60,36 @@ def test_hadolint_is_really_checking(tmp_path: Path) -> None:
     assert result.returncode != 0 and "DL3007" in result.stdout
 
 
-def test_base_image_is_an_overridable_build_arg() -> None:
+def _build_args() -> dict[str, str]:
+    return dict(arg.partition("=")[::2] for arg in _args_of("ARG"))
+
+
+def test_base_image_is_an_overridable_build_arg_with_the_projects_python() -> None:
+    """The base image is a build arg (declared before FROM) whose default carries a
+    Python that pyproject's requires-python accepts."""
+    import tomllib
+
     instructions = _instructions()
-    assert instructions[0] == ("ARG", "BASE_IMAGE=python:3.11-slim-bookworm")
+    assert instructions[0][0] == "ARG" and instructions[0][1].startswith("BASE_IMAGE=")
     assert _args_of("FROM") == ["${BASE_IMAGE}"]
+    version = re.search(r"python:(\d+)\.(\d+)", _build_args()["BASE_IMAGE"])
+    assert version, "the default base image names no python:X.Y"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    low, high = re.findall(r"(\d+)\.(\d+)", project["requires-python"])[:2]
+    as_tuple = tuple(map(int, version.groups()))
+    assert tuple(map(int, low)) <= as_tuple < tuple(map(int, high))
 
 
-def test_torch_is_pinned_and_installed_before_the_other_dependencies() -> None:
+def test_torch_is_pinned_as_in_pyproject_and_installed_first() -> None:
+    """The image installs the torch pyproject pins (a bump of one without the other
+    fails here), from the CPU index unless overridden, before everything else."""
+    import tomllib
+
     runs = _args_of("RUN")
-    assert "TORCH_VERSION=2.13.0" in _args_of("ARG")
-    assert "TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in _args_of("ARG")
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    (pin,) = [d for d in deps if d.startswith("torch==")]
+    assert _build_args()["TORCH_VERSION"] == pin.removeprefix("torch==")
+    assert _build_args()["TORCH_INDEX_URL"].endswith("/whl/cpu")
     torch_run = next(i for i, run in enumerate(runs) if '"torch==${TORCH_VERSION}"' in run)
     deps_run = next(i for i, run in enumerate(runs) if "-r /tmp/requirements.txt" in run)
     assert torch_run < deps_run

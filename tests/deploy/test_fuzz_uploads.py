@@ -15,7 +15,7 @@ from ase import Atoms
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pamm.uploads import UploadError, parse_upload
+from app.uploads import UploadError, parse_upload
 
 from .samples import bundled_structures, cif_bytes, poscar_bytes
 

@@ -103,12 +103,12 @@ def _env_reads(tree: ast.AST) -> list[tuple[int, str]]:
     return reads
 
 
-def test_filesystem_roots_are_read_only_through_pamm_settings() -> None:
-    """Only pamm/settings.py reads PAMM_*_ROOT in the code the app runs: no bypass."""
+def test_filesystem_roots_are_read_only_through_pamm_plumbing() -> None:
+    """Only pamm/plumbing.py reads PAMM_*_ROOT in the code the app runs: no bypass."""
     roots = {"PAMM_DATA_ROOT", "PAMM_CHECKPOINT_ROOT", "PAMM_RUNS_ROOT"}
     offenders = []
     for path in _python_files():
-        if path == REPO / "pamm" / "settings.py" or path.parts[len(REPO.parts)] not in {
+        if path == REPO / "pamm" / "plumbing.py" or path.parts[len(REPO.parts)] not in {
             "pamm",
             "analysis",
             "app",

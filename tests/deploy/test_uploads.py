@@ -1,4 +1,4 @@
-"""``pamm.uploads.parse_upload`` on real files and on each refused case."""
+"""``app.uploads.parse_upload`` on real files and on each refused case."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ase.io import write
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from pamm.uploads import UploadError, detect_format, parse_upload
+from app.uploads import UploadError, detect_format, parse_upload
 
 from .samples import bundled_structures, cif_bytes, ordered_structures, poscar_bytes
 

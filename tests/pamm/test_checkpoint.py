@@ -17,8 +17,8 @@ from pamm.checkpoint import (
     load_pamm_model,
     save_checkpoint,
 )
-from pamm.cli import main
 from pamm.testing import TINY_BACKBONE, energy_forces, random_crystal, tiny_batch
+from pamm_lab.cli import main
 
 HEADS = {"efs": {"module": "fairchem.core.models.uma.escn_md.MLP_EFS_Head"}}
 SMALL = {"pair_buckets": 128, "triplet_buckets": 256}

@@ -13,7 +13,6 @@ from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from pamm.checkpoint import check_spec_consistency
-from pamm.cli import main as pamm_main
 from pamm.data.writer import write_aselmdb
 from pamm.spec import MotifMemorySpec
 from pamm.train import (
@@ -26,6 +25,7 @@ from pamm.train import (
     load_trained_checkpoint,
     training_overrides,
 )
+from pamm_lab.cli import main as pamm_main
 
 EMT_ELEMENTS = ("Cu", "Al", "Ni", "Au", "Pt")
 EXPECTED_MODE = {

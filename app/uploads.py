@@ -40,7 +40,7 @@ from pathlib import PurePath
 import numpy as np
 from ase import Atoms
 
-from pamm.upload_formats import (
+from app.upload_formats import (
     ACCEPTED,
     READERS,
     UploadError,
@@ -94,7 +94,7 @@ def _reduced_cell(atoms: Atoms, name: str, min_distance: float) -> np.ndarray:
     """The Minkowski-reduced cell (same lattice), refusing cells thinner than ``min_distance``.
 
     A thin reduced cell means an atom sits closer than ``min_distance`` to its own
-    image; refusing it here also keeps the neighbour search below cheap.
+    image; refusing it here also keeps the neighbour search of the overlap check cheap.
     """
     from ase.cell import Cell
     from ase.geometry import minkowski_reduce
@@ -124,30 +124,15 @@ def _check_elements(atoms: Atoms, name: str, max_z: int) -> None:
         raise UploadError(f"{name}: unsupported element(s) {shown}; supported are Z = 1..{max_z}")
 
 
-def _closest_pair(atoms: Atoms, reduced: np.ndarray) -> tuple[float, int, int]:
-    """Shortest periodic distance between two atoms (or an atom and its image).
+def _check_overlaps(atoms: Atoms, name: str, min_distance: float) -> None:
+    """Refuse two atoms (or an atom and its own periodic image) closer than
+    ``min_distance``: the closest pair from ASE's neighbour list."""
+    from ase.neighborlist import neighbor_list
 
-    Exact when every plane spacing of the reduced cell is at least the distance of
-    interest: a closer pair then differs by at most one cell along each axis.
-    """
-    frac = np.linalg.solve(reduced.T, atoms.positions.T).T % 1.0  # (N, 3) in [0, 1)
-    cart = frac @ reduced  # (N, 3) wrapped, Å
-    best, best_i, best_j = np.inf, 0, 0
-    n = len(atoms)
-    for shift in np.array(np.meshgrid(*[[-1, 0, 1]] * 3)).T.reshape(-1, 3):
-        delta = cart[None, :, :] + shift @ reduced - cart[:, None, :]  # (N, N, 3)
-        dist = np.linalg.norm(delta, axis=-1)  # (N, N)
-        if not shift.any():
-            dist[np.arange(n), np.arange(n)] = np.inf
+    first, second, dist = neighbor_list("ijd", atoms, min_distance)  # pairs closer than it
+    if len(dist):
         k = int(np.argmin(dist))
-        if dist.flat[k] < best:
-            best, best_i, best_j = float(dist.flat[k]), k // n, k % n
-    return best, best_i, best_j
-
-
-def _check_overlaps(atoms: Atoms, reduced: np.ndarray, name: str, min_distance: float) -> None:
-    d, a, b = _closest_pair(atoms, reduced)
-    if d < min_distance:
+        d, a, b = float(dist[k]), int(first[k]), int(second[k])
         syms = atoms.get_chemical_symbols()
         what = "its own periodic image" if a == b else f"atom {b} ({syms[b]})"
         raise UploadError(
@@ -209,7 +194,8 @@ def parse_upload(
         if len(atoms) > max_atoms:
             raise UploadError(f"{name}: {len(atoms)} atoms; at most {max_atoms} are accepted")
         _check_elements(atoms, name, max_z)
-        _check_overlaps(atoms, _reduced_cell(atoms, name, min_distance), name, min_distance)
+        _reduced_cell(atoms, name, min_distance)  # refuses cells thinner than min_distance
+        _check_overlaps(atoms, name, min_distance)
     atoms.info = {"upload_name": name, "upload_format": fmt}
     atoms.calc = None
     return atoms

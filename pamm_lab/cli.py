@@ -1,4 +1,4 @@
-"""The ``pamm`` command: a thin dispatcher over per-command modules.
+"""The ``pamm`` command: a thin dispatcher over per-command modules of every layer.
 
 Each command lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; modules are imported lazily so ``pamm --help`` stays fast and a
@@ -13,7 +13,7 @@ import sys
 
 #: command name -> (module path, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("pamm.demo_cli", "open the dashboard on the bundled demo (or a given run)"),
+    "demo": ("app.demo_cli", "open the dashboard on the bundled demo (or a given run)"),
     "generate": ("pamm.data.generate_cli", "generate the synthetic OMat-like dataset"),
     "train": ("pamm.train_cli", "train a PaMM/baseline model with fairchem's CLI"),
     "attach": ("pamm.attach_cli", "add zero-initialised PaMM memory to an eSCN-MD checkpoint"),

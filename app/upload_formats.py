@@ -1,6 +1,6 @@
 """Reading an uploaded file's bytes: format by content, decoding, pre-parse size limits.
 
-The part of :mod:`pamm.uploads` that knows file formats: ``detect_format`` (CIF,
+The part of :mod:`app.uploads` that knows file formats: ``detect_format`` (CIF,
 POSCAR/CONTCAR, extended XYZ, from the content alone), ``decode_text`` (refuses images,
 archives, binaries), the header checks that run *before* a parser may allocate
 (``check_cif_size``, ``check_declared_count``) and the readers (``READERS``: pymatgen

@@ -1,4 +1,4 @@
-"""``pamm.settings``: configured roots and the path-escape guard."""
+"""``pamm.plumbing``: configured roots, the path-escape guard, atomic writes, checkpoint lookup."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pamm.settings import (
+from pamm.plumbing import (
     BUNDLED_ASSETS,
     PathOutsideRootError,
     configured_roots,
@@ -88,3 +88,37 @@ def test_resolved_paths_never_leave_the_root(name: str) -> None:
     except PathOutsideRootError:
         return
     assert os.path.commonpath([root, path]) == str(root)
+
+
+def test_a_failed_atomic_write_leaves_the_old_file(tmp_path: Path) -> None:
+    from pamm.plumbing import atomic_write, atomic_write_text
+
+    target = tmp_path / "out.txt"
+    atomic_write_text(target, "old")
+
+    def half_then_fail(fh) -> None:
+        fh.write(b"new, half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        atomic_write(target, half_then_fail)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # no temp file left
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_find_checkpoint_needs_the_root_and_the_hash(tmp_path: Path) -> None:
+    from pamm.plumbing import find_checkpoint, sha256_file
+
+    outside, root = tmp_path / "elsewhere", tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    stored = outside / "model.pt"
+    stored.write_bytes(b"weights")
+    sha = sha256_file(stored)
+    assert find_checkpoint(root, str(stored), sha) is None  # only outside: never opened
+    (root / "sub" / "model.pt").write_bytes(b"other weights")
+    assert find_checkpoint(root, str(stored), sha) is None  # same name, other content
+    (root / "sub" / "model.pt").write_bytes(b"weights")
+    assert find_checkpoint(root, str(stored), sha) == root / "sub" / "model.pt"
+    assert find_checkpoint(root, str(root / "sub" / "model.pt"), sha) == root / "sub" / "model.pt"

@@ -1,8 +1,9 @@
 """``pamm demo``: open the dashboard on the bundled demo (or another analysis run).
 
 Runs ``streamlit run app/streamlit_app.py`` headless on port 8501. The demo analysis
-run (``$PAMM_RUNS_ROOT/demo``) is computed on the first page view with a progress bar
-inside the app, then reused; ``--prepare`` computes it in the terminal instead and exits.
+run (``$PAMM_RUNS_ROOT/demo``) is computed once, in a background process the first page
+view starts (:mod:`app.first_start`; every page shows its progress), then reused;
+``--prepare`` computes it in the terminal instead (same lock) and exits.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 
 __all__ = ["APP_ENTRY", "add_arguments", "run", "streamlit_command"]
 
-#: the dashboard's entry file, relative to this repository checkout
-APP_ENTRY = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+#: the dashboard's entry file (installed with the ``app`` package)
+APP_ENTRY = Path(__file__).resolve().parent / "streamlit_app.py"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,9 +65,8 @@ def streamlit_command(port: int, address: str | None = None) -> list[str]:
 def _prepare() -> int:
     from tqdm import tqdm
 
-    from analysis import run_analysis
-    from app.demo_run import DEMO_ANALYSIS, demo_inputs
-    from pamm.settings import configured_roots
+    from app.first_start import compute, demo_inputs
+    from pamm.plumbing import configured_roots
 
     try:
         checkpoint, data = demo_inputs()
@@ -82,19 +82,13 @@ def _prepare() -> int:
             bar.set_description_str(message)
             bar.refresh()
 
-        run_analysis(checkpoint, data, out, progress=progress, **DEMO_ANALYSIS)
+        if not compute(out, progress, wait=True):
+            print(f"pamm demo: {out} is there (computed earlier or by another process)")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve the dashboard (replaces this process with streamlit)."""
-    if not APP_ENTRY.is_file():
-        print(f"pamm demo: dashboard not found at {APP_ENTRY} (needs a repository checkout)",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    repo = str(APP_ENTRY.parents[1])
-    if repo not in sys.path:
-        sys.path.insert(0, repo)
     if args.prepare:
         return _prepare()
     try:
