@@ -14,7 +14,7 @@ import sys
 #: command name -> (module path, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("app.demo_cli", "open the dashboard on the bundled demo (or a given run)"),
-    "generate": ("pamm.data.generate_cli", "generate the synthetic OMat-like dataset"),
+    "generate": ("pamm.data.generate_cli", "generate a synthetic dataset (oxide demo data)"),
     "train": ("pamm.train_cli", "train a PaMM/baseline model with fairchem's CLI"),
     "attach": ("pamm.attach_cli", "add zero-initialised PaMM memory to an eSCN-MD checkpoint"),
     "analyze": ("analysis.cli", "write an analysis run directory for the dashboard"),

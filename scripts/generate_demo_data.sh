@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 PY="${PYTHON:-.venv/bin/python}"
-exec "$PY" -m pamm_lab generate --out assets/data --seed 0 --n-structures 3700 \
-    --min-atoms 8 --max-atoms 24 --workers 2 "$@"
+exec "$PY" -m pamm_lab generate --recipe omat-like --out assets/data --seed 0 \
+    --n-structures 3700 --min-atoms 8 --max-atoms 24 --workers 2 "$@"
