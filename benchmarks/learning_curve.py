@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from pamm.data.generate import _atomic_write_text  # noqa: E402
 from pamm.evaluate import evaluate_checkpoint  # noqa: E402
+from pamm.plumbing import atomic_write_text  # noqa: E402
 from pamm.train import config_path, fit_references, run_fairchem, training_overrides  # noqa: E402
 
 TARGETS = {
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             },
         }
         result["points"] = [points[k] for k in sorted(points)]
-        _atomic_write_text(args.json, json.dumps(result, indent=1))
+        atomic_write_text(args.json, json.dumps(result, indent=1))
         print(json.dumps(points[step]), flush=True)
     last = points[max(points)]
     ridge = result["floor"].get("test", {}).get("ridge_mae_meV")
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         else None,
         "wall_minutes_this_invocation": round((time.time() - start) / 60, 1),
     }
-    _atomic_write_text(args.json, json.dumps(result, indent=1))
+    atomic_write_text(args.json, json.dumps(result, indent=1))
     print(json.dumps(result["verdict"], indent=1))
     return 0
 

@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from ase import Atoms
 
-    from pamm.data.generate import _atomic_write_text
     from pamm.data.seeds import make_supercell
+    from pamm.plumbing import atomic_write_text
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--relaxed", type=Path, required=True, help="folder of cand_*.json")
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             "never_below": len(times) - len(finite),
         }
     out = {"threshold": 0.1, "total_fs": args.total_fs, "summary": summary, "runs": rows}
-    _atomic_write_text(args.json, json.dumps(out, indent=1))
+    atomic_write_text(args.json, json.dumps(out, indent=1))
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -112,14 +112,14 @@ def dataset_statistics(data_dir: str | Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pamm.data.generate import _atomic_write_text
+    from pamm.plumbing import atomic_write_text
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir")
     args = parser.parse_args(argv)
     stats = dataset_statistics(args.data_dir)
     text = json.dumps(stats, indent=1)
-    _atomic_write_text(Path(args.data_dir) / "statistics.json", text)
+    atomic_write_text(Path(args.data_dir) / "statistics.json", text)
     print(text)
     return 0
 

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
@@ -33,6 +32,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from pamm.data.families import HELDOUT_FAMILIES, SYNTHETIC_FAMILIES
 from pamm.data.recipes import FrameFilter, Recipe
 from pamm.data.seeds import Seed
+from pamm.plumbing import atomic_write_text
 
 __all__ = ["SPLITS", "GenerateConfig", "assemble", "generate", "plan_tasks", "run_task"]
 
@@ -135,18 +135,6 @@ def plan_tasks(config: GenerateConfig, n_seeds: int) -> list[dict]:
     ]
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _frame_to_dict(frame: Atoms) -> dict:
     r = frame.calc.results
     return {
@@ -220,7 +208,7 @@ def _init_worker(config_dict: dict, seeds: list[Seed]) -> None:
 def _work(args: tuple[dict, str]) -> tuple[int, int, dict]:
     task, task_dir = args
     result = run_task(task, _WORKER_STATE["config"], _WORKER_STATE["seeds"])
-    _atomic_write_text(Path(task_dir) / f"task_{task['index']:05d}.json", json.dumps(result))
+    atomic_write_text(Path(task_dir) / f"task_{task['index']:05d}.json", json.dumps(result))
     return task["index"], len(result["frames"]), result["rejected"]
 
 
@@ -264,7 +252,7 @@ def generate(
         tasks = saved["tasks"]
     else:
         tasks = plan_tasks(config, len(seeds))
-        _atomic_write_text(plan_path, json.dumps({"config": config_json, "tasks": tasks}))
+        atomic_write_text(plan_path, json.dumps({"config": config_json, "tasks": tasks}))
     if max_tasks is not None:
         if max_tasks <= 0:
             raise ValueError(f"max_tasks must be > 0, got {max_tasks}")
@@ -288,7 +276,7 @@ def generate(
     card["max_tasks"] = max_tasks
     card["run"] = {"wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
                    "workers": workers, "tasks_resumed": len(done)}  # fmt: skip
-    _atomic_write_text(card_path, json.dumps(card, indent=2))
+    atomic_write_text(card_path, json.dumps(card, indent=2))
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     return card

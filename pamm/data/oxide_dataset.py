@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -33,9 +31,10 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from pamm.data.generate import LABEL_SOURCE, _atomic_write_text, _frame_from_dict, _frame_to_dict
+from pamm.data.generate import LABEL_SOURCE, _frame_from_dict, _frame_to_dict
 from pamm.data.recipes import FrameFilter
 from pamm.data.sampling import SamplingRecipe
+from pamm.plumbing import atomic_write_bytes, atomic_write_text
 
 __all__ = ["OXIDE_SPLITS", "OxideConfig", "generate_oxides", "plan_parents"]
 
@@ -120,18 +119,6 @@ def plan_parents(config: OxideConfig, entries: list[dict], kept: list[int]) -> l
     return plan
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # --- workers -------------------------------------------------------------------------------
 _STATE: dict = {}
 
@@ -159,7 +146,7 @@ def _relax_work(args: tuple[int, dict, str]) -> int:
     atoms = Atoms(numbers=cand["numbers"], positions=cand["positions"], cell=cand["cell"], pbc=True)
     result = relax_candidate(atoms, _calc(), max_steps=_STATE["config"].relax_max_steps)
     result |= {"source": cand["source"], "name": cand["name"], "candidate": index}
-    _atomic_write_text(Path(out) / f"cand_{index:05d}.json", json.dumps(result))
+    atomic_write_text(Path(out) / f"cand_{index:05d}.json", json.dumps(result))
     return index
 
 
@@ -200,7 +187,7 @@ def _task_work(args: tuple[dict, dict, str]) -> int:
         "error": error,
         "seconds": round(time.perf_counter() - start, 2),
     }
-    _atomic_write_bytes(
+    atomic_write_bytes(
         Path(out) / f"task_{task['index']:05d}.json.gz", gzip.compress(json.dumps(result).encode())
     )
     return task["index"]
@@ -247,7 +234,7 @@ def _stage_candidates(config: OxideConfig, work: Path) -> list[dict]:
         }
         for c in found
     ]
-    _atomic_write_text(path, json.dumps(cands))
+    atomic_write_text(path, json.dumps(cands))
     return cands
 
 
@@ -302,7 +289,7 @@ def _stage_parents(config: OxideConfig, work: Path, entries: list[dict]) -> dict
     rng = np.random.default_rng([config.seed, 21])
     tasks = [tasks[k] for k in rng.permutation(len(tasks))]  # a partial run covers all
     state = {"parents": parents, "dropped": dropped, "n_candidates": len(entries), "tasks": tasks}
-    _atomic_write_text(path, json.dumps(state))
+    atomic_write_text(path, json.dumps(state))
     return state
 
 
@@ -344,7 +331,7 @@ def generate_oxides(
     config_path = work / "config.json"
     if config_path.is_file() and json.loads(config_path.read_text()) != config.to_dict():
         raise FileExistsError(f"{work} holds an unfinished run with another recipe")
-    _atomic_write_text(config_path, json.dumps(config.to_dict()))
+    atomic_write_text(config_path, json.dumps(config.to_dict()))
     start = time.perf_counter()
     cands = _stage_candidates(config, work)
     if stop_after == "candidates":
@@ -363,7 +350,7 @@ def generate_oxides(
         "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
         "workers": workers,
     }
-    _atomic_write_text(card_path, json.dumps(card, indent=2))
+    atomic_write_text(card_path, json.dumps(card, indent=2))
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     return card

@@ -24,6 +24,7 @@ import numpy as np
 from ase import Atoms
 
 from pamm.data.families import UNKNOWN_FAMILY, family_from_sid
+from pamm.plumbing import atomic_write_npz
 
 __all__ = ["SHARD_PATTERN", "atoms_row_data", "write_aselmdb", "write_metadata"]
 
@@ -77,17 +78,8 @@ def _check_labels(atoms: Atoms, index: int) -> None:
 
 def write_metadata(natoms: Sequence[int], out_dir: str | Path) -> Path:
     """Atomically write ``out_dir/metadata.npz`` with ``natoms`` (int64) for fairchem's samplers."""
-    out_dir = Path(out_dir)
-    final = out_dir / "metadata.npz"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".metadata.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, natoms=np.asarray(natoms, dtype=np.int64))
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; data files are meant to be shared
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    final = Path(out_dir) / "metadata.npz"
+    atomic_write_npz(final, natoms=np.asarray(natoms, dtype=np.int64))
     return final
 
 
