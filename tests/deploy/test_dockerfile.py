@@ -90,7 +90,8 @@ def test_torch_is_pinned_as_in_pyproject_and_installed_first() -> None:
     (pin,) = [d for d in deps if d.startswith("torch==")]
     assert _build_args()["TORCH_VERSION"] == pin.removeprefix("torch==")
     assert _build_args()["TORCH_INDEX_URL"].endswith("/whl/cpu")
-    torch_run = next(i for i, run in enumerate(runs) if '"torch==${TORCH_VERSION}"' in run)
+    torch_run = next(i for i, run in enumerate(runs) if '"torch==${TORCH_VERSION}+cpu"' in run)
+    assert _build_args()["TORCH_VARIANT"] == "cpu"
     deps_run = next(i for i, run in enumerate(runs) if "-r /tmp/requirements.txt" in run)
     assert torch_run < deps_run
     assert "-c /opt/venv/torch-constraint.txt" in runs[deps_run]  # deps cannot swap torch
@@ -134,3 +135,46 @@ def test_container_scripts_are_valid_bash(script: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert script.stat().st_mode & 0o111, f"{script.name} is not executable"
     assert "set -euo pipefail" in script.read_text()
+
+
+def _torch_guard() -> str:
+    """The Python program the torch RUN step uses to accept or refuse the installed torch."""
+    (run,) = [r for r in _args_of("RUN") if "pip freeze" in r]
+    match = re.search(r'python -c "(import sys, torch;.*?)" "\$TORCH_VARIANT"', run)
+    assert match, "the torch step has no version guard"
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    ("version", "cuda", "variant", "accepted"),
+    [
+        ("2.13.0+cpu", None, "cpu", True),
+        ("2.13.0", "13.0", "cpu", False),  # PyPI's CUDA build slipped in: the build fails
+        ("2.13.0+cu130", "13.0", "cpu", False),
+        ("2.13.0", "13.0", "cuda", True),  # asked for with --build-arg TORCH_VARIANT=cuda
+    ],
+)
+def test_the_build_refuses_a_torch_that_is_not_the_cpu_build(
+    tmp_path: Path, version: str, cuda: str | None, variant: str, accepted: bool
+) -> None:
+    fake = tmp_path / "torch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        f"__version__ = {version!r}\nclass version:\n    cuda = {cuda!r}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", _torch_guard(), variant],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(tmp_path)},
+        check=False,
+    )
+    assert (result.returncode == 0) == accepted, result.stdout + result.stderr
+    if not accepted:
+        assert "is not the CPU build" in result.stderr
+
+
+def test_a_failed_cpu_torch_install_names_the_fix() -> None:
+    (run,) = [r for r in _args_of("RUN") if "pip freeze" in r]
+    assert "TORCH_WHEEL_DIR" in run and "TORCH_VARIANT=cuda" in run
+    assert "--only-binary=:all:" in run
