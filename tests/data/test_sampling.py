@@ -7,6 +7,7 @@ import pytest
 from ase.build import bulk
 from ase.calculators.lj import LennardJones
 
+from pamm.data.families import SYNTHETIC_FAMILIES
 from pamm.data.recipes import FrameFilter, frame_problem
 from pamm.data.sampling import SamplingRecipe, sample_family
 
@@ -19,15 +20,7 @@ SMALL = SamplingRecipe(
     md_stride_fs=6.0,
     md_frames=3,
 )
-FAMILIES = (
-    "rattled-300",
-    "rattled-500",
-    "rattled-1000",
-    "rattled-relax",
-    "aimd-from-PBE-1000-nvt",
-    "aimd-from-PBE-1000-npt",
-    "aimd-from-PBE-3000-nvt",
-)
+FAMILIES = tuple(f for f in SYNTHETIC_FAMILIES if f != "aimd-from-PBE-3000-npt")
 
 
 def _calc() -> LennardJones:
