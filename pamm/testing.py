@@ -276,8 +276,10 @@ def randomize_memory(model: torch.nn.Module, scale: float = 0.3, seed: int = 0) 
             p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * scale)
 
 
-def tiny_pamm_checkpoint(path, spec: dict[str, Any]):
+def tiny_pamm_checkpoint(path, spec: dict[str, Any], *, scale: float = 0.3):
     """Save a tiny random-init PaMM checkpoint (memory randomised so gates vary) to ``path``.
+
+    ``scale``: the memory's random scale (``randomize_memory``).
 
     Returns ``(path, ckpt)``; written with :func:`pamm.checkpoint.save_checkpoint`.
     """
@@ -294,7 +296,7 @@ def tiny_pamm_checkpoint(path, spec: dict[str, Any]):
         model_config=config, model_state_dict={}, ema_state_dict={}, tasks_config={}
     )
     model = build_model(ckpt, strict=False)
-    randomize_memory(model)
+    randomize_memory(model, scale=scale)
     ckpt.model_state_dict = model.state_dict()
     ckpt.ema_state_dict = torch.optim.swa_utils.AveragedModel(model).state_dict()
     return save_checkpoint(ckpt, path), ckpt
