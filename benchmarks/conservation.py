@@ -1,7 +1,9 @@
 """Energy conservation through fairchem's own calculator: displacement scans and NVE drift.
 
     python benchmarks/conservation.py --json benchmarks/results/conservation.json \
-        [--steps 300 --step-size 0.001 --md-steps 500 --scale 0.1]
+        [--steps 300 --step-size 0.001 --md-steps 500 --scale 0.1] \
+        [--models plain,smooth --crystals "fcc Cu (cubic)" --parts scan]
+    python benchmarks/conservation.py --merge part1.json part2.json --json all.json
 
 Models (all from the bundled ``assets/checkpoints/baseline.pt`` weights, loaded with
 ``load_predict_unit(path, inference_settings="batch", device="cpu")`` and driven by
@@ -156,17 +158,28 @@ def nve(calc, md_steps: int, seed: int) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--step-size", type=float, default=0.001)
-    parser.add_argument("--md-steps", type=int, default=500)
-    parser.add_argument("--scale", type=float, default=0.1, help="randomised memory scale")
-    parser.add_argument("--models", default="plain_cap30,plain,smooth,hard")
-    parser.add_argument("--parts", default="scan,nve", help="scan, nve or both")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args(argv)
-    names = args.models.split(",")
+def merge(parts: list[Path]) -> dict[str, Any]:
+    """One result from several runs' JSON (e.g. one process per model): scans and NVE joined."""
+    result: dict[str, Any] = {
+        "config": [],
+        "scan": {},
+        "nve": {},
+        "threshold_mev": THRESHOLD_EV * 1e3,
+    }
+    for path in parts:
+        part = json.loads(Path(path).read_text())
+        result["config"].append(part["config"])
+        for name, crystals_ in part["scan"].items():
+            result["scan"].setdefault(name, {}).update(crystals_)
+        result["nve"].update(part["nve"])
+    return result
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Scans and/or NVE of the chosen models and crystals (see the module docstring)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
     result: dict[str, Any] = {
         "config": vars(args) | {"json": str(args.json)},
         "scan": {},
@@ -175,19 +188,37 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         paths = checkpoints(Path(tmp), args.scale)
         structures = crystals(np.random.default_rng(0))
-        for name in names:
+        chosen = args.crystals.split(",") if args.crystals else list(structures)
+        for name in args.models.split(","):
             calc = calculator(paths[name])
             if "scan" in args.parts:
                 result["scan"][name] = {
                     label: scan(calc, atoms, args.steps, args.step_size, seed=i)
                     for i, (label, atoms) in enumerate(structures.items())
+                    if label in chosen
                 }
             if "nve" in args.parts and name != "plain_cap30":
                 result["nve"][name] = nve(calc, args.md_steps, seed=0)
-            print(
-                json.dumps({name: [result["scan"].get(name), result["nve"].get(name)]}), flush=True
-            )
+            line = {name: [result["scan"].get(name), result["nve"].get(name)]}
+            print(json.dumps(line), flush=True)
     result["threshold_mev"] = THRESHOLD_EV * 1e3
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--step-size", type=float, default=0.001)
+    parser.add_argument("--md-steps", type=int, default=500)
+    parser.add_argument("--scale", type=float, default=0.1, help="randomised memory scale")
+    parser.add_argument("--models", default="plain_cap30,plain,smooth,hard")
+    parser.add_argument("--crystals", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--parts", default="scan,nve", help="scan, nve or both")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--merge", type=Path, nargs="+", help="join these result files instead")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    result = merge(args.merge) if args.merge else run(args)
     print(json.dumps(result, indent=1))
     if args.json is not None:
         atomic_write_json(args.json, result)
