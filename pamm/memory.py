@@ -290,7 +290,7 @@ class MotifMemory(nn.Module):
         rows = self._rows(getattr(self, f"{table}_table"), flat)  # [N*2, H*D]
         if self.row_edit is not None:
             rows = self.row_edit(table, rows, flat, key.reshape(-1))
-        rows = rows.reshape(n, slots, -1)  # [N, 2, H*D]
+        rows = rows.reshape(n, slots, rows.shape[1])  # [N, 2, H*D] (N may be 0)
         return torch.bmm(weight.to(rows.dtype).unsqueeze(1), rows).squeeze(1)  # [N, H*D]
 
     def _smooth_memory(

@@ -151,3 +151,10 @@ def test_fusion_is_identity_at_init_and_not_after(cls) -> None:
     assert isinstance(build_fusion("affine", edge_dim=2, memory_dim=2), AffineFusion)
     with pytest.raises(ValueError, match="film"):
         build_fusion("film", edge_dim=2, memory_dim=2)
+
+
+def test_smooth_lookup_without_triplets() -> None:
+    # a triplet cutoff below every distance: no triplets, the triplet half is zero
+    _, keys, _, out = _lookup("pamm", lookup="smooth", triplet_cutoff=0.5)
+    assert keys.num_triplets == 0 and out.triplet_bucket.shape == (0, 2, 2)
+    assert torch.equal(out.m[:, 8:], torch.zeros(keys.num_edges, 8))
