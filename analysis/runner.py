@@ -192,9 +192,7 @@ def census_from_graphs(
                 batch["atomic_numbers"], spec,
             )  # fmt: skip
             if spec.smooth:
-                keys = blend_lookups(
-                    keys, graph["edge_distance"], graph["edge_distance_vec"], spec
-                )
+                keys = blend_lookups(keys, graph["edge_distance"], graph["edge_distance_vec"], spec)
         add_graph(
             builder, keys, graph["edge_index"], graph["cell_offsets"], batch["batch"],
             selection.indices[pos], selection.family[pos], None,
