@@ -77,13 +77,19 @@ def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, atoms: list) -> tu
 
 
 def step_times(
-    rounds: int, n_structures: int, atoms_per: int, model: dict[str, Any], lookups: list[str]
+    rounds: int,
+    n_structures: int,
+    atoms_per: int,
+    model: dict[str, Any],
+    lookups: list[str],
+    triplet_cutoff: float = 4.0,
 ) -> dict[str, Any]:
     """Median train-step seconds of baseline and gate / affine x ``lookups``, interleaved."""
     models = {"baseline": tiny_model({"mode": "baseline"}, **model)}
     for fusion in ("gate", "affine"):
         for lookup in lookups:
-            models[f"{fusion}_{lookup}"] = tiny_model({"fusion": fusion, "lookup": lookup}, **model)
+            pamm = {"fusion": fusion, "lookup": lookup, "triplet_cutoff": triplet_cutoff}
+            models[f"{fusion}_{lookup}"] = tiny_model(pamm, **model)
     state = models["baseline"].state_dict()
     for name in list(models)[1:]:
         models[name].load_state_dict(state, strict=False)
@@ -118,13 +124,15 @@ def step_times(
     }
 
 
-def key_throughput(n_structures: int, atoms_per: int, repeats: int, lookup: str) -> dict[str, Any]:
+def key_throughput(
+    n_structures: int, atoms_per: int, repeats: int, lookup: str, triplet_cutoff: float = 4.0
+) -> dict[str, Any]:
     """Triplets per second of the model's key path (extract, blend if smooth, hash)."""
     from fairchem.core.graph.compute import generate_graph
 
     from pamm.blend import blend_lookups
 
-    spec = MotifMemorySpec(cutoff=MODEL["cutoff"], lookup=lookup)
+    spec = MotifMemorySpec(cutoff=MODEL["cutoff"], lookup=lookup, triplet_cutoff=triplet_cutoff)
     batch = tiny_batch(_crystals(n_structures, atoms_per, seed=123))
     graph = generate_graph(
         batch,
@@ -177,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=MODEL["num_layers"], help="backbone depth")
     parser.add_argument("--lookups", default="hard,smooth", help="lookup modes to time")
     parser.add_argument("--max-neighbors", type=int, default=MODEL["max_neighbors"])
+    parser.add_argument("--triplet-cutoff", type=float, default=4.0, help="PaMM triplet cutoff, Å")
     args = parser.parse_args(argv)
     lookups = args.lookups.split(",")
     model = {
@@ -195,10 +204,14 @@ def main(argv: list[str] | None = None) -> int:
             "atoms_per_structure": args.atoms,
             "rounds": args.rounds,
             "threads": args.threads,
+            "triplet_cutoff": args.triplet_cutoff,
             "torch": torch.__version__,
         },
-        **step_times(args.rounds, args.structures, args.atoms, model, lookups),
-        "keys": {lk: key_throughput(args.big_structures, 16, 7, lk) for lk in lookups},
+        **step_times(args.rounds, args.structures, args.atoms, model, lookups, args.triplet_cutoff),
+        "keys": {
+            lk: key_throughput(args.big_structures, 16, 7, lk, args.triplet_cutoff)
+            for lk in lookups
+        },
         "cpus": os.cpu_count(),
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
