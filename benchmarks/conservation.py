@@ -174,7 +174,9 @@ def merge(parts: list[Path]) -> dict[str, Any]:
         result["config"].append(part["config"])
         for name, crystals_ in part["scan"].items():
             result["scan"].setdefault(name, {}).update(crystals_)
-        result["nve"].update(part["nve"])
+        step = part["config"].get("timestep", 1.0)  # NVE at another time step: its own key
+        suffix = "" if step == 1.0 else f" (dt {step:g} fs)"
+        result["nve"].update({f"{name}{suffix}": v for name, v in part["nve"].items()})
     return result
 
 
