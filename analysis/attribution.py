@@ -71,8 +71,13 @@ def _force_graph(model: torch.nn.Module):
             h.train(state)
 
 
-def _lookup_frame(table, rows, bucket, grad_e, grad_f, repl, structure, gate) -> pd.DataFrame:
-    """Per (lookup, head) first-order contributions -> summed per (head, bucket, structure)."""
+def _lookup_frame(
+    table, rows, bucket, grad_e, grad_f, repl, structure, gate, weight=None
+) -> pd.DataFrame:
+    """Per (lookup, head) first-order contributions -> summed per (head, bucket, structure).
+
+    ``weight`` [N]: the lookups' weights (smooth lookups; n_lookups then sums weighted mass).
+    """
     n, heads = bucket.shape
     delta = (repl.unsqueeze(0) - rows.detach().reshape(n, heads, -1)).double()  # [N, H, D]
     parts = {"d_energy": grad_e}
@@ -82,13 +87,16 @@ def _lookup_frame(table, rows, bucket, grad_e, grad_f, repl, structure, gate) ->
         "head": np.repeat(np.arange(heads)[None], n, 0).ravel(),
         "bucket": bucket.cpu().numpy().ravel(),
         "structure": np.repeat(structure, heads),
-        "n_lookups": 1,
-        "gate_sum": np.repeat(gate, heads),
+        "n_lookups": 1 if weight is None else np.repeat(weight, heads),
+        "gate_sum": np.repeat(gate if weight is None else gate * weight, heads),
     }
     for name, g in parts.items():
         contrib = (g.reshape(n, heads, -1).double() * delta).sum(2)  # [N, H]
         data[name] = contrib.cpu().numpy().ravel()
-    frame = pd.DataFrame(data).groupby(["head", "bucket", "structure"], as_index=False).sum()
+    frame = pd.DataFrame(data)
+    if weight is not None:  # a row read with weight 0 has no effect: not a use
+        frame = frame[frame["n_lookups"] > 0]
+    frame = frame.groupby(["head", "bucket", "structure"], as_index=False).sum()
     frame.insert(0, "table", table)
     return frame
 
@@ -106,7 +114,8 @@ def bucket_attribution(
     """First-order effect of replacing each occupied bucket, per structure where it fires.
 
     One row per (table, head, bucket, structure): n_lookups, gate_sum (sum of the per-edge
-    mean gate over the lookups), d_energy (meV/atom) and, with ``forces``, d_force_rms
+    mean gate over the lookups; with smooth lookups both are weighted by the lookup
+    weights, i.e. masses), d_energy (meV/atom) and, with ``forces``, d_force_rms
     (meV/Å; needs a second, double backward). Aggregate with ``bucket_effects``.
     """
     backbone = find_pamm_backbone(model)
@@ -148,6 +157,10 @@ def bucket_attribution(
             rows, bucket = store[t]
             edge = np.arange(len(centre_structure)) if t == "pair" else rec.keys.triplet_edge
             edge = np.asarray(edge)
+            weight = None
+            if rec.weighted:  # smooth: two rows per edge / triplet, in (item, slot) order
+                edge = np.repeat(edge, 2)
+                weight = getattr(rec, f"{t}_weight").double().numpy().reshape(-1)
             frames.append(
                 _lookup_frame(
                     t,
@@ -158,6 +171,7 @@ def bucket_attribution(
                     repls[t],
                     centre_structure[edge],
                     rec.gate_mean.numpy()[edge],
+                    weight,
                 )
             )
         if progress is not None:

@@ -9,6 +9,13 @@ priority (a hash of its identity: structure, atoms, images) and the ``reservoir`
 smallest priorities per key are kept; the union of shard reservoirs trimmed the same
 way equals the reservoir of one pass. Memory grows with distinct motifs, not edges.
 
+``count`` is the number of occurrences of each edge's / triplet's own key (the bin it lies
+in). With smooth lookups one edge reads the rows of two neighbouring bins with weights,
+so the census also holds ``lookup_mass``: per (key, family) the summed lookup weights
+(pair: the bin-blend weights, 1 per edge; triplet: the envelope mass split over two angle
+bins), quantised as ``round(w * 2^16)`` so shard sums stay exact. ``lookup_mass`` is None
+for hard lookups, where it would equal ``count``.
+
 >>> b = CensusBuilder(reservoir=2)
 >>> b.add("pair", keys=np.array([5, 5, 7]), family=np.array([0, 0, 1]),
 ...       gate=np.array([0.5, 1.0, 0.0]), structure=np.array([0, 0, 1]),
@@ -34,7 +41,15 @@ from analysis.schema import TABLES
 from pamm.data.families import OMAT24_FAMILIES, UNKNOWN_FAMILY
 from pamm.plumbing import atomic_write_npz
 
-__all__ = ["FAMILY_NAMES", "Census", "CensusBuilder", "MotifCounts", "Reservoir", "merge"]
+__all__ = [
+    "FAMILY_NAMES",
+    "MASS_SCALE",
+    "Census",
+    "CensusBuilder",
+    "MotifCounts",
+    "Reservoir",
+    "merge",
+]
 
 #: Fixed family index space of every census (stable across shards and runs).
 FAMILY_NAMES: tuple[str, ...] = (*OMAT24_FAMILIES, UNKNOWN_FAMILY)
@@ -42,6 +57,8 @@ FAMILY_NAMES: tuple[str, ...] = (*OMAT24_FAMILIES, UNKNOWN_FAMILY)
 _MAX_ADD = 1 << 20
 #: Gate quantisation: q = round(g * GATE_SCALE), exact int64 sums.
 GATE_SCALE = 1 << 16
+#: Lookup-weight quantisation (smooth lookups): exact int64 sums of round(w * MASS_SCALE).
+MASS_SCALE = 1 << 16
 _N_FAM = len(FAMILY_NAMES)
 
 
@@ -131,6 +148,20 @@ class Census:
     reservoir_size: int
     has_gate: bool
     meta: dict[str, Any] = field(default_factory=dict)
+    #: smooth lookups only: per table, rows (key, family) whose ``count`` holds the summed
+    #: quantised lookup weight (units of 1 / MASS_SCALE); ``lookup_mass_of`` gives floats
+    lookup_mass: dict[str, MotifCounts] | None = None
+
+    def lookup_mass_of(self, table: str) -> tuple[np.ndarray, np.ndarray]:
+        """(keys [K], weighted lookup mass [K] float) of ``table`` summed over families.
+
+        Hard lookups: the occurrence counts (each occurrence reads its own key with weight 1).
+        """
+        if self.lookup_mass is None:
+            keys, count, _, _ = self.tables[table].per_key()
+            return keys, count.astype(np.float64)
+        keys, mass_q, _, _ = self.lookup_mass[table].per_key()
+        return keys, mass_q / float(MASS_SCALE)
 
     @property
     def families(self) -> list[str]:
@@ -144,6 +175,11 @@ class Census:
             and self.has_gate == other.has_gate
             and all(self.tables[t].equals(other.tables[t]) for t in TABLES)
             and all(self.reservoirs[t].equals(other.reservoirs[t]) for t in TABLES)
+            and (self.lookup_mass is None) == (other.lookup_mass is None)
+            and all(
+                self.lookup_mass[t].equals(other.lookup_mass[t])
+                for t in (TABLES if self.lookup_mass is not None else ())
+            )
         )
 
     def save(self, path: str | Path) -> None:
@@ -154,6 +190,8 @@ class Census:
                 arrays[f"{t}.counts.{f.name}"] = getattr(self.tables[t], f.name)
             for f in fields(Reservoir):
                 arrays[f"{t}.reservoir.{f.name}"] = getattr(self.reservoirs[t], f.name)
+            for f in fields(MotifCounts) if self.lookup_mass is not None else ():
+                arrays[f"{t}.lookup_mass.{f.name}"] = getattr(self.lookup_mass[t], f.name)
         info = {"reservoir_size": self.reservoir_size, "has_gate": self.has_gate, **self.meta}
         arrays["info"] = np.frombuffer(json.dumps(info).encode(), dtype=np.uint8)
         atomic_write_npz(path, **arrays)
@@ -172,9 +210,17 @@ class Census:
                 for t in TABLES
             }
             spf = npz["structures_per_family"]
+            mass = None
+            if f"{TABLES[0]}.lookup_mass.key" in npz:
+                mass = {
+                    t: MotifCounts(
+                        **{f.name: npz[f"{t}.lookup_mass.{f.name}"] for f in fields(MotifCounts)}
+                    )
+                    for t in TABLES
+                }
         size = info.pop("reservoir_size")
         has_gate = info.pop("has_gate")
-        return cls(tables, reservoirs, spf, size, has_gate, info)
+        return cls(tables, reservoirs, spf, size, has_gate, info, mass)
 
 
 def merge(censuses: list[Census]) -> Census:
@@ -191,6 +237,9 @@ def merge(censuses: list[Census]) -> Census:
         reservoir_size=size,
         has_gate=all(c.has_gate for c in censuses),
         meta=dict(censuses[0].meta),
+        lookup_mass=None
+        if any(c.lookup_mass is None for c in censuses)
+        else {t: MotifCounts.reduce([c.lookup_mass[t] for c in censuses]) for t in TABLES},
     )
 
 
@@ -207,6 +256,7 @@ class CensusBuilder:
         self._pending: dict[str, int] = dict.fromkeys(TABLES, 0)
         self.structures_per_family = np.zeros(_N_FAM, np.int64)
         self.has_gate = True
+        self._mass: dict[str, list[MotifCounts]] | None = None  # smooth lookups only
 
     def add_structures(self, family: np.ndarray) -> None:
         """Count structures (family indices) seen by this shard."""
@@ -290,6 +340,26 @@ class CensusBuilder:
         if self._pending[table] >= self.compact_every:
             self._compact(table)
 
+    def add_lookup_mass(
+        self, table: str, *, keys: np.ndarray, family: np.ndarray, weight: np.ndarray
+    ) -> None:
+        """Add weighted lookups of ``table`` (all ``[n]``): ``weight`` of the row of ``keys``.
+
+        Once called, the census carries ``lookup_mass`` (smooth lookups; see the module
+        docstring). Quantised to 1 / MASS_SCALE so that shard sums are exact.
+        """
+        if table not in TABLES:
+            raise ValueError(f"table {table!r} is not one of {TABLES}")
+        if self._mass is None:
+            self._mass = {t: [] for t in TABLES}
+        keys = np.asarray(keys, np.int64)
+        if not len(keys):
+            return
+        q = np.rint(np.asarray(weight, np.float64) * MASS_SCALE).astype(np.int64)
+        zero = np.zeros(len(keys), np.int64)
+        rows = MotifCounts(keys, np.asarray(family, np.int16), q, zero, zero)
+        self._mass[table] = [MotifCounts.reduce([*self._mass[table], rows])]
+
     def _compact(self, table: str) -> None:
         self._counts[table] = [MotifCounts.reduce(self._counts[table])]
         self._res[table] = [Reservoir.reduce(self._res[table], self.reservoir_size)]
@@ -306,4 +376,7 @@ class CensusBuilder:
             reservoir_size=self.reservoir_size,
             has_gate=self.has_gate,
             meta=dict(meta or {}),
+            lookup_mass=None
+            if self._mass is None
+            else {t: MotifCounts.reduce(self._mass[t]) for t in TABLES},
         )

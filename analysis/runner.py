@@ -22,6 +22,7 @@ import torch
 
 from analysis.census import FAMILY_NAMES, Census, CensusBuilder
 from analysis.data import StructureSource
+from pamm.blend import blend_lookups
 from pamm.data.families import UNKNOWN_FAMILY
 from pamm.keys import MotifKeys, extract_motifs
 from pamm.plumbing import atoms_to_batch
@@ -102,7 +103,8 @@ def add_graph(
 
     ``edge_index`` [2, E] (j, i), ``cell_offsets`` [E, 3], ``batch`` [N] structure slot of
     each atom, ``structure`` / ``family`` [B] dataset and family index of each slot,
-    ``gate_mean`` [E] or None.
+    ``gate_mean`` [E] or None. Smooth keys (``keys.weighted``) also add the census's
+    weighted ``lookup_mass`` (two rows per edge and per triplet).
     """
     ei = edge_index.detach().cpu().numpy()  # [2, E]
     b = batch.detach().cpu().numpy()  # [N]
@@ -137,6 +139,17 @@ def add_graph(
         offset_j=off[te],
         offset_k=off[tp],
     )
+    if keys.weighted:  # smooth lookups: the weighted mass of every row read
+        for table, blend_key, weight, fam in (
+            ("pair", keys.pair_blend_key, keys.pair_blend_weight, family[slot]),
+            ("triplet", keys.triplet_blend_key, keys.triplet_blend_weight, family[ts]),
+        ):
+            builder.add_lookup_mass(
+                table,
+                keys=blend_key.cpu().numpy().reshape(-1),  # [n * 2]
+                family=np.repeat(fam, 2),
+                weight=weight.detach().double().cpu().numpy().reshape(-1),
+            )
 
 
 def _report(progress: Progress | None, done: int, total: int, what: str) -> None:
@@ -173,6 +186,8 @@ def census_from_graphs(
                 graph["edge_index"], graph["edge_distance"], graph["edge_distance_vec"],
                 batch["atomic_numbers"], spec,
             )  # fmt: skip
+            if spec.smooth:
+                keys = blend_lookups(keys, graph["edge_distance"], graph["edge_distance_vec"], spec)
         add_graph(
             builder, keys, graph["edge_index"], graph["cell_offsets"], batch["batch"],
             selection.indices[pos], selection.family[pos], None,

@@ -2,13 +2,15 @@
 
     python benchmarks/overhead.py --json overhead.json [--rounds 9] [--threads 2]
         [--sphere-channels 32 --layers 2]   # the default small config; larger to see scaling
+        [--lookups hard,smooth]             # which lookup modes (both by default)
 
 In one process, on the same batches, interleaving the models round by round: median
 time of one training step (forward + energy/forces/stress loss + backward + AdamW) for
-baseline, PaMM gate and PaMM affine (identical backbone weights), and the throughput of
-motif-key extraction + hashing (``extract_motifs`` + ``MotifMemory.buckets``, the model's
-own path) on a large batch. Prints the JSON (targets: step ratios <= 1.05, >= 20 M
-triplets/s).
+baseline and PaMM gate / affine with each lookup mode (``gate_hard``, ``gate_smooth``,
+``affine_hard``, ``affine_smooth``; identical backbone weights, the shipped neighbour cap
+of 300), and per lookup mode the throughput of motif-key extraction + hashing
+(``extract_motifs`` [+ ``blend_lookups``] + ``MotifMemory.buckets``, the model's own path)
+on a large batch. Prints the JSON (targets: step ratios <= 1.05, >= 20 M triplets/s).
 
 ``step_ratio_*`` is the ratio of the median wall times (the issue's definition). On a
 shared machine that number drifts with the load, so the JSON also has the median of the
@@ -45,6 +47,7 @@ MODEL = {
     "edge_channels": 32,
     "num_distance_basis": 64,
     "cutoff": 6.0,
+    "max_neighbors": 500,  # the shipped cap (pamm/configs/base.yaml); 30 for the old one
 }
 
 
@@ -74,16 +77,21 @@ def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, atoms: list) -> tu
 
 
 def step_times(
-    rounds: int, n_structures: int, atoms_per: int, model: dict[str, Any]
+    rounds: int,
+    n_structures: int,
+    atoms_per: int,
+    model: dict[str, Any],
+    lookups: list[str],
+    triplet_cutoff: float = 4.0,
 ) -> dict[str, Any]:
-    """Median train-step seconds of baseline / gate / affine, interleaved."""
-    models = {
-        "baseline": tiny_model({"mode": "baseline"}, **model),
-        "gate": tiny_model({"fusion": "gate"}, **model),
-        "affine": tiny_model({"fusion": "affine"}, **model),
-    }
+    """Median train-step seconds of baseline and gate / affine x ``lookups``, interleaved."""
+    models = {"baseline": tiny_model({"mode": "baseline"}, **model)}
+    for fusion in ("gate", "affine"):
+        for lookup in lookups:
+            pamm = {"fusion": fusion, "lookup": lookup, "triplet_cutoff": triplet_cutoff}
+            models[f"{fusion}_{lookup}"] = tiny_model(pamm, **model)
     state = models["baseline"].state_dict()
-    for name in ("gate", "affine"):
+    for name in list(models)[1:]:
         models[name].load_state_dict(state, strict=False)
     opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-3) for k, m in models.items()}
     batches = [_crystals(n_structures, atoms_per, seed) for seed in range(rounds + 2)]
@@ -91,13 +99,15 @@ def step_times(
     cpu: dict[str, list[float]] = {k: [] for k in models}
     names = list(models)
     for r, atoms in enumerate(tqdm(batches, desc="train steps", unit="round")):
-        order = names[r % 3 :] + names[: r % 3]  # rotate who goes first
+        shift = r % len(names)
+        order = names[shift:] + names[:shift]  # rotate who goes first
         for name in order:
             t_wall, t_cpu = _step(models[name], opts[name], atoms)
             if r >= 2:  # two warm-up rounds
                 wall[name].append(t_wall)
                 cpu[name].append(t_cpu)
     med = {k: statistics.median(v) for k, v in wall.items()}
+    variants = names[1:]
 
     def paired(times: dict[str, list[float]], name: str) -> float:
         return statistics.median(t / b for t, b in zip(times[name], times["baseline"], strict=True))
@@ -106,42 +116,46 @@ def step_times(
     return {
         "step_s": med,
         "step_cpu_s": {k: statistics.median(v) for k, v in cpu.items()},
-        "step_ratio_gate": med["gate"] / med["baseline"],
-        "step_ratio_affine": med["affine"] / med["baseline"],
-        "paired_step_ratio": {k: paired(wall, k) for k in ("gate", "affine")},
-        "paired_cpu_ratio": {k: paired(cpu, k) for k in ("gate", "affine")},
+        **{f"step_ratio_{k}": med[k] / med["baseline"] for k in variants},
+        "paired_step_ratio": {k: paired(wall, k) for k in variants},
+        "paired_cpu_ratio": {k: paired(cpu, k) for k in variants},
         "params": {k: sum(p.numel() for p in m.parameters()) for k, m in models.items()},
         "atoms_per_batch": int(graph.natoms.sum()),
     }
 
 
-def key_throughput(n_structures: int, atoms_per: int, repeats: int) -> dict[str, Any]:
-    """Triplets per second of extract_motifs + pair/triplet hashing on one large graph."""
+def key_throughput(
+    n_structures: int, atoms_per: int, repeats: int, lookup: str, triplet_cutoff: float = 4.0
+) -> dict[str, Any]:
+    """Triplets per second of the model's key path (extract, blend if smooth, hash)."""
     from fairchem.core.graph.compute import generate_graph
 
-    spec = MotifMemorySpec(cutoff=MODEL["cutoff"])
+    from pamm.blend import blend_lookups
+
+    spec = MotifMemorySpec(cutoff=MODEL["cutoff"], lookup=lookup, triplet_cutoff=triplet_cutoff)
     batch = tiny_batch(_crystals(n_structures, atoms_per, seed=123))
     graph = generate_graph(
         batch,
         cutoff=spec.cutoff,
-        max_neighbors=300,
+        max_neighbors=MODEL["max_neighbors"],
         enforce_max_neighbors_strictly=False,
         radius_pbc_version=2,
         pbc=torch.ones(n_structures, 3, dtype=torch.bool),
     )
     memory = MotifMemory(spec, edge_dim=8)
     z = batch.atomic_numbers.long()
+    dist, vec = graph["edge_distance"], graph["edge_distance_vec"]
 
     def run() -> int:
-        keys = extract_motifs(
-            graph["edge_index"], graph["edge_distance"], graph["edge_distance_vec"], z, spec
-        )
+        keys = extract_motifs(graph["edge_index"], dist, vec, z, spec)
+        if spec.smooth:
+            keys = blend_lookups(keys, dist, vec, spec)
         memory.buckets(keys, atomic_numbers=z, batch=batch.batch, edge_index=graph["edge_index"])
         return keys.num_triplets
 
     n_trip = run()
     seconds = []
-    for _ in tqdm(range(repeats), desc="key extraction", unit="run"):
+    for _ in tqdm(range(repeats), desc=f"key extraction ({lookup})", unit="run"):
         start = time.perf_counter()
         run()
         seconds.append(time.perf_counter() - start)
@@ -149,6 +163,7 @@ def key_throughput(n_structures: int, atoms_per: int, repeats: int) -> dict[str,
     return {
         "triplets_per_s": n_trip / med,
         "triplets": n_trip,
+        "triplets_per_atom": n_trip / int(z.shape[0]),
         "edges": int(graph["edge_index"].shape[1]),
         "atoms": int(z.shape[0]),
         "extract_hash_s": med,
@@ -168,8 +183,17 @@ def main(argv: list[str] | None = None) -> int:
         "--sphere-channels", type=int, default=MODEL["sphere_channels"], help="backbone width"
     )
     parser.add_argument("--layers", type=int, default=MODEL["num_layers"], help="backbone depth")
+    parser.add_argument("--lookups", default="hard,smooth", help="lookup modes to time")
+    parser.add_argument("--max-neighbors", type=int, default=MODEL["max_neighbors"])
+    parser.add_argument("--triplet-cutoff", type=float, default=4.0, help="PaMM triplet cutoff, Å")
     args = parser.parse_args(argv)
-    model = {**MODEL, "sphere_channels": args.sphere_channels, "num_layers": args.layers}
+    lookups = args.lookups.split(",")
+    model = {
+        **MODEL,
+        "sphere_channels": args.sphere_channels,
+        "num_layers": args.layers,
+        "max_neighbors": args.max_neighbors,
+    }
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     load_before = os.getloadavg()
@@ -180,10 +204,14 @@ def main(argv: list[str] | None = None) -> int:
             "atoms_per_structure": args.atoms,
             "rounds": args.rounds,
             "threads": args.threads,
+            "triplet_cutoff": args.triplet_cutoff,
             "torch": torch.__version__,
         },
-        **step_times(args.rounds, args.structures, args.atoms, model),
-        **key_throughput(args.big_structures, 16, repeats=7),
+        **step_times(args.rounds, args.structures, args.atoms, model, lookups, args.triplet_cutoff),
+        "keys": {
+            lk: key_throughput(args.big_structures, 16, 7, lk, args.triplet_cutoff)
+            for lk in lookups
+        },
         "cpus": os.cpu_count(),
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),

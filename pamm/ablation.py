@@ -14,7 +14,8 @@ the table, all M rows). No weights are copied or written: ``ablate`` sets the me
 documented ``row_edit`` attribute (``pamm.memory.MotifMemory``) and, for ``memory``, a
 forward hook on the fusion; both are removed on exit, also after an exception. A row no
 lookup uses changes nothing, bitwise. A triplet replacement enters the per-edge mean
-over partners like the row it replaces.
+over partners (hard lookups) or the weighted sum (smooth lookups, ``pamm.blend``) like the
+row it replaces; smooth lookups pass both rows read per edge / triplet through ``row_edit``.
 
 >>> from pamm.testing import tiny_model
 >>> model = tiny_model({"pair_buckets": 64, "triplet_buckets": 128})

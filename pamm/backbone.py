@@ -31,6 +31,7 @@ import torch
 from fairchem.core.models.uma.escn_md import eSCNMDBackbone
 from fairchem.core.models.uma.escn_moe import eSCNMDMoeBackbone
 
+from pamm.blend import blend_lookups
 from pamm.fusion import build_fusion
 from pamm.keys import MAX_Z, MotifKeys, extract_motifs
 from pamm.memory import MotifMemory
@@ -162,13 +163,7 @@ class _PaMMMixin:
         if padded:  # fairchem's fake self-loop of an edge-less batch: no motifs
             fused, gate, keys, lookup = x_edge, None, None, None
         else:
-            keys = extract_motifs(
-                edge_index,
-                graph["edge_distance"].detach(),
-                graph["edge_distance_vec"].detach(),
-                data["atomic_numbers_full"],
-                self.pamm_spec,
-            )
+            keys = self.pamm_motif_keys(graph, data)
             lookup = self.motif_memory(
                 keys,
                 x_edge=x_edge,
@@ -185,14 +180,23 @@ class _PaMMMixin:
         return fused
 
     def pamm_motif_keys(self, graph: dict, data: Any) -> MotifKeys:
-        """Motif keys of a fairchem graph dict (for inspection)."""
-        return extract_motifs(
+        """Motif keys of a fairchem graph dict, with the smooth lookups if the spec has them.
+
+        Keys come from detached distances (they are discrete); the smooth lookups' weights
+        from the graph's own tensors, so autograd forces and stress see them.
+        """
+        keys = extract_motifs(
             graph["edge_index"],
             graph["edge_distance"].detach(),
             graph["edge_distance_vec"].detach(),
             data["atomic_numbers_full"],
             self.pamm_spec,
         )
+        if self.pamm_spec.smooth:
+            keys = blend_lookups(
+                keys, graph["edge_distance"], graph["edge_distance_vec"], self.pamm_spec
+            )
+        return keys
 
 
 class PaMMBackbone(_PaMMMixin, eSCNMDBackbone):

@@ -9,6 +9,17 @@ Usage (model: a HydraModel or the PaMM backbone)::
 
 Recording only reads tensors (detached copies moved to CPU), so the model's outputs
 are unchanged. A forward without motifs (a batch with no edges at all) records E = 0.
+
+With smooth lookups (``spec.lookup == "smooth"``) every edge and triplet reads two rows
+with weights; the record then also holds them, so callers can count weighted mass::
+
+    rec.pair_lookup_bucket [E, 2, H], rec.pair_weight [E, 2]         (rows sum to 1)
+    rec.triplet_lookup_bucket [T, 2, H], rec.triplet_weight [T, 2]   (rows sum to the
+        triplet's envelope mass μ in [0, 1]; m_trip(e) = Σ weight·row / (1 + Σ μ))
+    rec.keys.pair_blend_key [E, 2], rec.keys.triplet_blend_key [T, 2]
+
+``pair_bucket`` / ``triplet_bucket`` stay the buckets of each edge's / triplet's own key
+(the bin it lies in), as with hard lookups, where the four fields above are None.
 """
 
 from __future__ import annotations
@@ -39,6 +50,16 @@ class BatchCapture:
     triplet_bucket: torch.Tensor | None  # [T, H] (None for the mlp / pair_only modes)
     gate: torch.Tensor | None  # [E, edge_dim], only with keep_full_gate=True
     gate_mean: torch.Tensor  # [E] per-edge mean of the gate
+    # smooth lookups only (None with hard lookups), see the module docstring
+    pair_lookup_bucket: torch.Tensor | None = None  # [E, 2, H]
+    pair_weight: torch.Tensor | None = None  # [E, 2]
+    triplet_lookup_bucket: torch.Tensor | None = None  # [T, 2, H]
+    triplet_weight: torch.Tensor | None = None  # [T, 2]
+
+    @property
+    def weighted(self) -> bool:
+        """True when the lookups were smooth (weights recorded)."""
+        return self.keys.weighted
 
 
 @dataclass
@@ -66,6 +87,39 @@ def _cpu(x: torch.Tensor | None) -> torch.Tensor | None:
     return None if x is None else x.detach().cpu()
 
 
+def _empty_smooth(spec: Any) -> dict[str, torch.Tensor | None]:
+    """The smooth-lookup fields of a record without edges."""
+    bucket = torch.zeros(0, 2, spec.heads, dtype=torch.long)
+    return {
+        "pair_lookup_bucket": bucket if spec.uses_pair else None,
+        "pair_weight": torch.zeros(0, 2) if spec.uses_pair else None,
+        "triplet_lookup_bucket": bucket.clone() if spec.uses_triplet else None,
+        "triplet_weight": torch.zeros(0, 2) if spec.uses_triplet else None,
+    }
+
+
+def _buckets(bb: Any, keys: MotifKeys, lookup: Any) -> dict[str, torch.Tensor | None]:
+    """Bucket (and, for smooth lookups, weight) fields of a record (CPU tensors)."""
+    if not keys.weighted:
+        return {
+            "pair_bucket": _cpu(lookup.pair_bucket),
+            "triplet_bucket": _cpu(lookup.triplet_bucket),
+        }
+    memory, out = bb.motif_memory, {}
+    for table, key, weight in (
+        ("pair", keys.pair_key, keys.pair_blend_weight),
+        ("triplet", keys.triplet_key, keys.triplet_blend_weight),
+    ):
+        blended = getattr(lookup, f"{table}_bucket")  # [*, 2, H] or None
+        own = None
+        if blended is not None:  # the own key's buckets (random_bucket: its random row)
+            own = blended[:, 0] if bb.pamm_spec.mode == "random_bucket" else memory.hash(table, key)
+        out[f"{table}_bucket"] = _cpu(own)
+        out[f"{table}_lookup_bucket"] = _cpu(blended)
+        out[f"{table}_weight"] = None if blended is None else _cpu(weight)
+    return out
+
+
 @contextmanager
 def capture(model: torch.nn.Module, keep_full_gate: bool = False) -> Iterator[Capture]:
     """Record a ``BatchCapture`` for every forward of ``model`` inside the block."""
@@ -81,6 +135,7 @@ def capture(model: torch.nn.Module, keep_full_gate: bool = False) -> Iterator[Ca
         if keys is None:  # fairchem padded an edge-less batch: no motifs
             spec = bb.pamm_spec
             no_buckets = torch.zeros(0, spec.heads, dtype=torch.long)
+            smooth = _empty_smooth(spec) if spec.smooth else {}
             cap.records.append(
                 BatchCapture(
                     edge_index=torch.zeros(2, 0, dtype=torch.long),
@@ -93,6 +148,7 @@ def capture(model: torch.nn.Module, keep_full_gate: bool = False) -> Iterator[Ca
                     triplet_bucket=no_buckets.clone() if spec.uses_triplet else None,
                     gate=torch.zeros(0, bb.edge_channels_list[0]) if keep_full_gate else None,
                     gate_mean=torch.zeros(0),
+                    **smooth,
                 )
             )
             return
@@ -108,10 +164,9 @@ def capture(model: torch.nn.Module, keep_full_gate: bool = False) -> Iterator[Ca
                 atomic_numbers=z,
                 batch=batch,
                 keys=keys.to("cpu"),
-                pair_bucket=_cpu(lookup.pair_bucket),
-                triplet_bucket=_cpu(lookup.triplet_bucket),
                 gate=_cpu(gate) if keep_full_gate else None,
                 gate_mean=_cpu(gate.mean(dim=1)),
+                **_buckets(bb, keys, lookup),
             )
         )
 

@@ -138,6 +138,14 @@ class MotifKeys:
     pair_key [E], pair_bin [E]: per edge e = j -> i.
     triplet_edge [T], triplet_partner [T]: edge indices (j -> i, k -> i) sharing centre i.
     triplet_key [T], angle_bin [T].
+
+    With ``lookup="smooth"`` (``pamm.blend.blend_lookups``) also the weighted lookups, two
+    per edge and per triplet (lower and upper neighbouring bin; None with hard lookups):
+    pair_blend_key [E, 2], pair_blend_weight [E, 2] (a partition of unity, sums to 1);
+    triplet_blend_key [T, 2], triplet_blend_weight [T, 2] (sums to the triplet's envelope
+    mass f(r_ij) f(r_ik) in [0, 1]). Weights are float, differentiable in the positions
+    inside the model's forward. ``pair_key`` / ``triplet_key`` stay the bin each edge
+    or triplet lies in (the hard rule), so labels and examples keep their meaning.
     """
 
     pair_key: torch.Tensor
@@ -146,6 +154,10 @@ class MotifKeys:
     triplet_partner: torch.Tensor
     triplet_key: torch.Tensor
     angle_bin: torch.Tensor
+    pair_blend_key: torch.Tensor | None = None
+    pair_blend_weight: torch.Tensor | None = None
+    triplet_blend_key: torch.Tensor | None = None
+    triplet_blend_weight: torch.Tensor | None = None
 
     @property
     def num_edges(self) -> int:
@@ -155,9 +167,16 @@ class MotifKeys:
     def num_triplets(self) -> int:
         return int(self.triplet_key.shape[0])
 
+    @property
+    def weighted(self) -> bool:
+        """True when the keys carry smooth (weighted) lookups."""
+        return self.pair_blend_key is not None
+
     def to(self, device: torch.device | str) -> MotifKeys:
-        """A copy with every tensor moved to ``device``."""
-        return MotifKeys(**{k: v.to(device) for k, v in vars(self).items()})
+        """A detached copy with every tensor moved to ``device``."""
+        return MotifKeys(
+            **{k: None if v is None else v.detach().to(device) for k, v in vars(self).items()}
+        )
 
 
 def _sorted_candidates(
@@ -182,11 +201,14 @@ def _neighbour_slots(
 ) -> torch.Tensor:
     """Kept edge ids per centre, nearest first: [A, W], -1 where empty.
 
-    Kept: shorter than ``spec.triplet_cutoff`` and not farther than the K-th nearest
-    such edge + ``spec.triplet_tie_tolerance``. Only centres with at least two kept
-    edges get a row (A of them, in centre order); W = the most kept edges of any centre.
+    Kept: shorter than ``spec.triplet_cutoff`` and (hard lookups only) not farther than
+    the K-th nearest such edge + ``spec.triplet_tie_tolerance``; smooth lookups keep every
+    edge inside the triplet cutoff (the envelope, not a cap, bounds them). Only centres
+    with at least two kept edges get a row (A of them, in centre order); W = the most
+    kept edges of any centre.
     """
-    k = spec.max_triplet_neighbors
+    # smooth: no cap (rank never reaches K = number of edges + 1)
+    k = edge_distance.shape[0] + 1 if spec.smooth else spec.max_triplet_neighbors
     cand = _sorted_candidates(edge_index, edge_distance, spec.triplet_cutoff)  # [C]
     centre = edge_index[1].index_select(0, cand)  # [C], sorted
     dist = edge_distance.index_select(0, cand)  # [C], ascending within a centre
@@ -236,8 +258,8 @@ def triplet_pairs(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Ordered pairs of distinct edges (j -> i, k -> i) sharing centre i.
 
-    Only edges shorter than ``spec.triplet_cutoff`` and among the K =
-    ``spec.max_triplet_neighbors`` nearest edges of their centre take part, plus any edge
+    Only edges shorter than ``spec.triplet_cutoff`` take part; with hard lookups only the
+    K = ``spec.max_triplet_neighbors`` nearest edges of their centre, plus any edge
     within ``spec.triplet_tie_tolerance`` of the K-th nearest distance (so a shell of
     equidistant neighbours is kept whole). Returns (triplet_edge [T], triplet_partner
     [T]) as edge indices, grouped by edge (centre, then edge, then partner by distance).
@@ -253,9 +275,12 @@ def triplet_pairs(
     >>> e.tolist(), p.tolist()
     ([0, 1], [1, 0])
     >>> ei = torch.tensor([[1, 2, 3], [0, 0, 0]])  # K = 1, but edges 0 and 1 tie
-    >>> spec = MotifMemorySpec(cutoff=6.0, max_triplet_neighbors=1)
+    >>> spec = MotifMemorySpec(cutoff=6.0, max_triplet_neighbors=1, lookup="hard")
     >>> triplet_pairs(ei, torch.tensor([1.0, 1.0, 3.0]), 4, spec)[0].tolist()
     [0, 1]
+    >>> smooth = MotifMemorySpec(cutoff=6.0, max_triplet_neighbors=1)  # no cap
+    >>> triplet_pairs(ei, torch.tensor([1.0, 1.0, 3.0]), 4, smooth)[0].tolist()
+    [0, 0, 1, 1, 2, 2]
     """
     slots = _neighbour_slots(edge_index, edge_distance, num_nodes, spec)
     own_slot, partner_slot, _ = _pair_slots(slots)  # [T] x2

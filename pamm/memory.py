@@ -4,8 +4,10 @@ For edge e = j -> i with triplet partners k (edges k -> i, see ``pamm.keys``)::
 
     m_e = [ pair_h(key_e) for h in heads ; mean_k [ triplet_h(key_ejk) for h in heads ] ]
 
-Each half is H * D wide; an edge without partners gets a zero triplet half. Modes
-(``MotifMemorySpec.mode``):
+Each half is H * D wide; an edge without partners gets a zero triplet half. That is the
+``hard`` lookup; with ``lookup="smooth"`` each edge and triplet reads the rows of two
+neighbouring bins with C² weights and the mean over partners becomes an envelope-weighted
+sum over 1 + the summed mass (formulas in ``pamm.blend``). Modes (``MotifMemorySpec.mode``):
 
 - ``pamm``: both halves; ``pair_only`` / ``triplet_only``: only that half (m is H*D wide).
 - ``random_bucket``: the same tables and shapes, but bucket ids ignore motif identity.
@@ -15,6 +17,8 @@ Each half is H * D wide; an edge without partners gets a zero triplet half. Mode
   atomic numbers; ``mix(h, v) = (h * 1000003 + v) mod p``), a triplet the key
   ``mix(code_j, code_k)`` of its two edge codes. The stream is a fixed function of the
   structure, invariant to rotation, translation and batching, yet unrelated to motifs.
+  With smooth lookups both blend slots of a lookup read the same random row (the
+  weights still sum to 1 per edge and to the envelope mass per triplet).
 - ``mlp``: no tables; a two-layer MLP on the raw edge features x_edge with a hidden width
   chosen so its parameter count is within ±5 % of the ``pamm`` tables' count.
 
@@ -44,11 +48,16 @@ MLP_PARAM_TOLERANCE = 0.05
 
 @dataclass
 class MemoryLookup:
-    """Result of one lookup: m [E, memory_dim]; bucket ids (None where not hashed)."""
+    """Result of one lookup: m [E, memory_dim]; bucket ids (None where not hashed).
+
+    Hard lookups fill ``pair_bucket`` [E, H] / ``triplet_bucket`` [T, H]; smooth lookups
+    fill ``pair_bucket`` [E, 2, H] / ``triplet_bucket`` [T, 2, H] instead (the buckets of
+    ``keys.pair_blend_key`` / ``keys.triplet_blend_key``, weights in the keys).
+    """
 
     m: torch.Tensor
-    pair_bucket: torch.Tensor | None  # [E, H]
-    triplet_bucket: torch.Tensor | None  # [T, H]
+    pair_bucket: torch.Tensor | None  # [E, H] hard, [E, 2, H] smooth
+    triplet_bucket: torch.Tensor | None  # [T, H] hard, [T, 2, H] smooth
 
 
 def table_param_count(spec: MotifMemorySpec) -> int:
@@ -180,31 +189,40 @@ class MotifMemory(nn.Module):
         edge_distance: torch.Tensor | None = None,
         cell_offsets: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Bucket ids (pair [E, H], triplet [T, H]) of the tables in use (None otherwise)."""
+        """Bucket ids of the tables in use (None otherwise).
+
+        Hard keys: pair [E, H], triplet [T, H]; keys with smooth lookups
+        (``keys.weighted``): pair [E, 2, H], triplet [T, 2, H] of the blend keys.
+        """
         spec = self.spec
         if spec.mode == "random_bucket" and edge_distance is None:
             raise ValueError("random_bucket needs edge_distance (and ideally cell_offsets)")
-        pair_keys, trip_keys = keys.pair_key, keys.triplet_key
+        if keys.weighted:
+            pair_keys, trip_keys = keys.pair_blend_key, keys.triplet_blend_key  # [E, 2], [T, 2]
+        else:
+            pair_keys, trip_keys = keys.pair_key, keys.triplet_key  # [E], [T]
         if spec.mode == "random_bucket":
             codes = random_edge_codes(
                 edge_index, edge_distance, cell_offsets, atomic_numbers, batch
             )  # [E]
-            pair_keys = codes
-            trip_keys = _mix(codes[keys.triplet_edge], codes[keys.triplet_partner])  # [T]
+            trip_codes = _mix(codes[keys.triplet_edge], codes[keys.triplet_partner])  # [T]
+            pair_keys = codes.unsqueeze(1).expand_as(pair_keys) if keys.weighted else codes
+            trip_keys = (
+                trip_codes.unsqueeze(1).expand_as(trip_keys) if keys.weighted else trip_codes
+            )
         pair_bucket = trip_bucket = None
         if spec.uses_pair:
-            pair_bucket = hash_torch(
-                pair_keys, self.pair_hash_a, self.pair_hash_b, spec.pair_buckets, check=False
-            )
+            pair_bucket = self.hash("pair", pair_keys)
         if spec.uses_triplet:
-            trip_bucket = hash_torch(
-                trip_keys,
-                self.triplet_hash_a,
-                self.triplet_hash_b,
-                spec.triplet_buckets,
-                check=False,
-            )
+            trip_bucket = self.hash("triplet", trip_keys)
         return pair_bucket, trip_bucket
+
+    def hash(self, table: str, keys: torch.Tensor) -> torch.Tensor:
+        """Buckets [..., H] of packed ``keys`` [...] in ``table`` ("pair" or "triplet")."""
+        buckets = self.spec.pair_buckets if table == "pair" else self.spec.triplet_buckets
+        a, b = getattr(self, f"{table}_hash_a"), getattr(self, f"{table}_hash_b")
+        out = hash_torch(keys.reshape(-1), a, b, buckets, check=False)  # [n, H]
+        return out.reshape(*keys.shape, out.shape[1])
 
     @staticmethod
     def _rows(table: torch.Tensor, bucket: torch.Tensor) -> torch.Tensor:
@@ -228,6 +246,12 @@ class MotifMemory(nn.Module):
         """Memory vector m [E, memory_dim] (dtype of x_edge) and the bucket ids used."""
         if self.mlp is not None:
             return MemoryLookup(self.mlp(x_edge), None, None)
+        if self.spec.smooth != keys.weighted:
+            raise ValueError(
+                f"the memory has lookup={self.spec.lookup!r} but the keys "
+                f"{'carry' if keys.weighted else 'lack'} smooth lookups "
+                "(pamm.blend.blend_lookups adds them for lookup='smooth')"
+            )
         num_edges = x_edge.shape[0]
         pair_bucket, trip_bucket = self.buckets(
             keys,
@@ -237,6 +261,9 @@ class MotifMemory(nn.Module):
             edge_distance=edge_distance,
             cell_offsets=cell_offsets,
         )
+        if keys.weighted:
+            m = self._smooth_memory(keys, pair_bucket, trip_bucket, num_edges)
+            return MemoryLookup(m.to(x_edge.dtype), pair_bucket, trip_bucket)
         halves = []
         if pair_bucket is not None:
             rows = self._rows(self.pair_table, pair_bucket)  # [E, H*D]
@@ -253,3 +280,39 @@ class MotifMemory(nn.Module):
             halves.append(sums / counts.clamp_min(1).unsqueeze(1).to(rows.dtype))
         m = torch.cat(halves, dim=1) if len(halves) > 1 else halves[0]  # [E, memory_dim]
         return MemoryLookup(m.to(x_edge.dtype), pair_bucket, trip_bucket)
+
+    def _blended_rows(
+        self, table: str, bucket: torch.Tensor, key: torch.Tensor, weight: torch.Tensor
+    ) -> torch.Tensor:
+        """Σ_c weight[:, c] rows(bucket[:, c]): [N, H*D] from bucket [N, 2, H], weight [N, 2]."""
+        n, slots, heads = bucket.shape
+        flat = bucket.reshape(n * slots, heads)  # [N*2, H]
+        rows = self._rows(getattr(self, f"{table}_table"), flat)  # [N*2, H*D]
+        if self.row_edit is not None:
+            rows = self.row_edit(table, rows, flat, key.reshape(-1))
+        rows = rows.reshape(n, slots, rows.shape[1])  # [N, 2, H*D] (N may be 0)
+        return torch.bmm(weight.to(rows.dtype).unsqueeze(1), rows).squeeze(1)  # [N, H*D]
+
+    def _smooth_memory(
+        self,
+        keys: MotifKeys,
+        pair_bucket: torch.Tensor | None,
+        trip_bucket: torch.Tensor | None,
+        num_edges: int,
+    ) -> torch.Tensor:
+        """m [E, memory_dim] of the smooth lookup (``pamm.blend``)."""
+        halves = []
+        if pair_bucket is not None:
+            halves.append(
+                self._blended_rows("pair", pair_bucket, keys.pair_blend_key, keys.pair_blend_weight)
+            )  # [E, H*D]
+        if trip_bucket is not None:
+            weight = keys.triplet_blend_weight  # [T, 2]
+            rows = self._blended_rows("triplet", trip_bucket, keys.triplet_blend_key, weight)
+            sums = rows.new_zeros(num_edges, rows.shape[1])  # [E, H*D]
+            sums = sums.index_add(0, keys.triplet_edge, rows)
+            mass = rows.new_zeros(num_edges).index_add(
+                0, keys.triplet_edge, weight.sum(1).to(rows.dtype)
+            )  # [E]
+            halves.append(sums / (1.0 + mass).unsqueeze(1))
+        return torch.cat(halves, dim=1) if len(halves) > 1 else halves[0]  # [E, memory_dim]

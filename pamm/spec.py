@@ -9,6 +9,11 @@ and analysis manifests (``to_dict`` / ``from_dict``).
 (60, 18)
 >>> MotifMemorySpec.from_dict(spec.to_dict()) == spec
 True
+>>> spec.lookup, MotifMemorySpec.from_dict({"fusion": "affine"}).lookup
+('smooth', 'smooth')
+>>> legacy = {k: v for k, v in spec.to_dict().items() if k in LEGACY_FIELDS}
+>>> MotifMemorySpec.from_dict(legacy).lookup  # a stored spec from before lookup modes
+'hard'
 """
 
 from __future__ import annotations
@@ -22,6 +27,19 @@ from typing import Any
 MODES = ("baseline", "pamm", "pair_only", "triplet_only", "random_bucket", "mlp")
 #: fusion of the memory vector into the edge features
 FUSIONS = ("gate", "affine")
+#: how a motif key becomes table rows: ``hard`` (one row per key, piecewise constant in
+#: the positions) or ``smooth`` (neighbouring bins blended, triplets enveloped: the
+#: energy is a C² function of the positions; see ``pamm.blend``)
+LOOKUPS = ("hard", "smooth")
+#: the fields of every stored spec written before lookup modes existed (2026-11): a dict
+#: holding all of them but no ``lookup`` is such a spec, and those models were trained hard
+LEGACY_FIELDS = frozenset(
+    {
+        "mode", "fusion", "cutoff", "pair_bin_width", "triplet_cutoff",
+        "max_triplet_neighbors", "angle_bin_deg", "pair_buckets", "triplet_buckets",
+        "heads", "head_dim", "hash_seed",
+    }
+)  # fmt: skip
 #: packed keys hold Z in 7 bits and bins in 10 bits (see ``pamm.keys``)
 MAX_BINS = 1024
 
@@ -33,13 +51,22 @@ class MotifMemorySpec:
     Attributes:
         mode: one of ``MODES``.
         fusion: ``"gate"`` (x + g*(W_v m)) or ``"affine"`` ((1 + W_g m)*x + g*(W_v m)).
+        lookup: ``"smooth"`` (default for new models: rows of neighbouring bins blended
+            by a C² partition of unity, triplets weighted by a C² envelope, no K cap;
+            energy and forces are continuous) or ``"hard"`` (one row per key, the
+            paper-faithful reading; the energy jumps at bin edges). See ``pamm.blend``.
         cutoff: radius-graph cutoff in Å; must equal the backbone's ``cutoff``.
         pair_bin_width: Δr of the pair distance bins, Å.
         triplet_cutoff: both edges of a triplet must be shorter than this, Å.
-        max_triplet_neighbors: K, only the K nearest edges of a centre form triplets.
-        triplet_tie_tolerance: Å; edges at most this much farther than the K-th nearest
-            are kept too, so an equidistant shell is never cut by float noise (as
-            fairchem's ``enforce_max_neighbors_strictly=False``, which uses 0.01 Å).
+        triplet_envelope_width: ``smooth`` only: Å; triplet partners are weighted by
+            f(r) = 1 - s((r - (triplet_cutoff - width)) / width) (s the quintic
+            smoothstep), 1 up to ``triplet_cutoff - width`` and 0 with two vanishing
+            derivatives at ``triplet_cutoff``.
+        max_triplet_neighbors: ``hard`` only: K, only the K nearest edges of a centre
+            form triplets (a hard cap cannot be continuous; ``smooth`` uses the envelope).
+        triplet_tie_tolerance: ``hard`` only: Å; edges at most this much farther than the
+            K-th nearest are kept too, so an equidistant shell is never cut by float noise
+            (as fairchem's ``enforce_max_neighbors_strictly=False``, which uses 0.01 Å).
         angle_bin_deg: Δθ of the angle bins, degrees.
         pair_buckets / triplet_buckets: rows M of each table (per head).
         heads: H hash heads per table (lookups are concatenated).
@@ -49,9 +76,11 @@ class MotifMemorySpec:
 
     mode: str = "pamm"
     fusion: str = "gate"
+    lookup: str = "smooth"
     cutoff: float = 6.0
     pair_bin_width: float = 0.10
     triplet_cutoff: float = 4.0
+    triplet_envelope_width: float = 0.5
     max_triplet_neighbors: int = 12
     triplet_tie_tolerance: float = 0.01
     angle_bin_deg: float = 10.0
@@ -66,7 +95,15 @@ class MotifMemorySpec:
             raise ValueError(f"MotifMemorySpec.mode={self.mode!r} is not one of {MODES}")
         if self.fusion not in FUSIONS:
             raise ValueError(f"MotifMemorySpec.fusion={self.fusion!r} is not one of {FUSIONS}")
-        for name in ("cutoff", "pair_bin_width", "triplet_cutoff", "angle_bin_deg"):
+        if self.lookup not in LOOKUPS:
+            raise ValueError(f"MotifMemorySpec.lookup={self.lookup!r} is not one of {LOOKUPS}")
+        for name in (
+            "cutoff",
+            "pair_bin_width",
+            "triplet_cutoff",
+            "triplet_envelope_width",
+            "angle_bin_deg",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"MotifMemorySpec.{name}={value!r} must be a finite number > 0")
@@ -93,6 +130,11 @@ class MotifMemorySpec:
             raise ValueError(
                 f"MotifMemorySpec.triplet_cutoff={self.triplet_cutoff} exceeds "
                 f"cutoff={self.cutoff}: triplets are built from graph edges"
+            )
+        if self.triplet_envelope_width > self.triplet_cutoff:
+            raise ValueError(
+                f"MotifMemorySpec.triplet_envelope_width={self.triplet_envelope_width} exceeds "
+                f"triplet_cutoff={self.triplet_cutoff}: the envelope starts at their difference"
             )
         for name in ("pair_buckets", "triplet_buckets"):
             if getattr(self, name) >= 2**31 - 1:
@@ -123,6 +165,11 @@ class MotifMemorySpec:
         return math.ceil(round(180.0 / self.angle_bin_deg, 9))
 
     @property
+    def smooth(self) -> bool:
+        """True for the continuous lookup (``lookup == "smooth"``)."""
+        return self.lookup == "smooth"
+
+    @property
     def uses_memory(self) -> bool:
         """False only for ``baseline`` (no memory, no fusion)."""
         return self.mode != "baseline"
@@ -148,8 +195,15 @@ class MotifMemorySpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> MotifMemorySpec:
-        """Build from a dict, rejecting unknown keys by name (missing keys take defaults)."""
+        """Build from a dict, rejecting unknown keys by name (missing keys take defaults).
+
+        One exception: a dict holding every field of ``LEGACY_FIELDS`` but no ``lookup`` is
+        a stored spec (checkpoint, manifest) written before lookup modes existed; its model
+        was trained with hard lookups, so it loads as ``lookup="hard"``.
+        """
         data = dict(data or {})
+        if "lookup" not in data and LEGACY_FIELDS.issubset(data):
+            data["lookup"] = "hard"
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

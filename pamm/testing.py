@@ -26,7 +26,9 @@ from pamm.spec import MotifMemorySpec
 __all__ = [
     "TINY_BACKBONE",
     "ase_edges",
+    "dense_crystals",
     "energy_forces",
+    "energy_forces64",
     "random_crystal",
     "random_rotation",
     "randomize_memory",
@@ -78,9 +80,10 @@ def reference_triplets(
     """Slow, obvious triplet enumeration: sorted list of (edge j->i, edge k->i, packed key).
 
     For each centre i: its edges shorter than ``spec.triplet_cutoff``, sorted by distance
-    (ties by edge position), the first K = ``spec.max_triplet_neighbors`` kept plus any
-    within ``spec.triplet_tie_tolerance`` of the K-th distance; every ordered pair of two
-    different kept edges is a triplet with θ = angle between their vectors.
+    (ties by edge position); with hard lookups the first K = ``spec.max_triplet_neighbors``
+    kept plus any within ``spec.triplet_tie_tolerance`` of the K-th distance (smooth
+    lookups keep all); every ordered pair of two different kept edges is a triplet with
+    θ = angle between their vectors.
     """
     centre = edges["edge_index"][1]
     neigh = edges["edge_index"][0]
@@ -89,7 +92,7 @@ def reference_triplets(
     for i in sorted(set(centre.tolist())):
         mine = [e for e in range(len(centre)) if centre[e] == i and dist[e] < spec.triplet_cutoff]
         mine.sort(key=lambda e: (dist[e], e))
-        if len(mine) > spec.max_triplet_neighbors:
+        if not spec.smooth and len(mine) > spec.max_triplet_neighbors:  # smooth: no cap
             reach = dist[mine[spec.max_triplet_neighbors - 1]] + spec.triplet_tie_tolerance
             mine = [e for e in mine if dist[e] <= reach]
         for a in mine:
@@ -158,6 +161,33 @@ def ideal_crystals() -> list[Atoms]:
     ]
 
 
+def dense_crystals() -> dict[str, Atoms]:
+    """Dense metals and oxides at experimental lattice constants (unrattled), by name.
+
+    The neighbour cap and the triplet cost are checked on these: the most neighbours
+    within 6 Å (fcc Cu, corundum) and the most partners within the triplet cutoff.
+    """
+    from ase.build import bulk
+    from ase.spacegroup import crystal
+
+    corundum = crystal(
+        ["Al", "O"], basis=[(0, 0, 0.352), (0.306, 0, 0.25)], spacegroup=167,
+        cellpar=[4.759, 4.759, 12.991, 90, 90, 120],
+    )  # fmt: skip
+    rutile = crystal(
+        ["Ti", "O"], basis=[(0, 0, 0), (0.305, 0.305, 0)], spacegroup=136,
+        cellpar=[4.594, 4.594, 2.959, 90, 90, 90],
+    )  # fmt: skip
+    return {
+        "fcc Cu": bulk("Cu", "fcc", a=3.615, cubic=True),
+        "bcc W": bulk("W", "bcc", a=3.165, cubic=True),
+        "corundum Al2O3": corundum,
+        "diamond C": bulk("C", "diamond", a=3.567),
+        "rocksalt MgO": bulk("MgO", "rocksalt", a=4.212),
+        "rutile TiO2": rutile,
+    }
+
+
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
     """A uniformly random proper rotation matrix [3, 3] (``scipy.spatial.transform``)."""
     from scipy.spatial.transform import Rotation
@@ -212,18 +242,39 @@ def energy_forces(
     )
 
 
+def energy_forces64(
+    model: torch.nn.Module, atoms_list: list[Atoms], *, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(energy [S], forces [N, 3]) in float64 of a float64 model (``model.double()``).
+
+    Positions and cells are taken from ``atoms_list`` in float64 (``tiny_batch`` rounds
+    them to float32), so finite differences of 1e-5 Å resolve. Seeded like ``energy_forces``.
+    """
+    batch = tiny_batch(atoms_list)
+    batch.pos = torch.as_tensor(np.concatenate([a.positions for a in atoms_list]))  # [N, 3]
+    batch.cell = torch.as_tensor(np.stack([a.cell.array for a in atoms_list]))  # [S, 3, 3]
+    torch.manual_seed(seed)
+    out = model(batch)["efs"]
+    return out["energy"]["energy"].detach(), out["forces"]["forces"].detach()
+
+
 @torch.no_grad()
 def randomize_memory(model: torch.nn.Module, scale: float = 0.3, seed: int = 0) -> None:
-    """Give the memory tables and fusion weights (incl. zero-init ones) random values."""
+    """Give the memory tables and fusion weights (incl. zero-init ones) random values.
+
+    A ``baseline`` model (no memory) is left as it is.
+    """
     backbone = getattr(model, "backbone", model)
     gen = torch.Generator().manual_seed(seed)
     for module in (backbone.motif_memory, backbone.motif_fusion):
-        for p in module.parameters():
+        for p in () if module is None else module.parameters():  # none for ``baseline``
             p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * scale)
 
 
-def tiny_pamm_checkpoint(path, spec: dict[str, Any]):
+def tiny_pamm_checkpoint(path, spec: dict[str, Any], *, scale: float = 0.3):
     """Save a tiny random-init PaMM checkpoint (memory randomised so gates vary) to ``path``.
+
+    ``scale``: the memory's random scale (``randomize_memory``).
 
     Returns ``(path, ckpt)``; written with :func:`pamm.checkpoint.save_checkpoint`.
     """
@@ -240,7 +291,7 @@ def tiny_pamm_checkpoint(path, spec: dict[str, Any]):
         model_config=config, model_state_dict={}, ema_state_dict={}, tasks_config={}
     )
     model = build_model(ckpt, strict=False)
-    randomize_memory(model)
+    randomize_memory(model, scale=scale)
     ckpt.model_state_dict = model.state_dict()
     ckpt.ema_state_dict = torch.optim.swa_utils.AveragedModel(model).state_dict()
     return save_checkpoint(ckpt, path), ckpt

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.census import GATE_SCALE, Census, merge
+from analysis.census import GATE_SCALE, Census, CensusBuilder, merge
 
 
 def test_counts_and_gates_match_direct_computation(occurrences, build_census):
@@ -74,3 +74,51 @@ def test_gateless_census_equals_itself(occurrences, build_census):
     a = build_census({"pair": {**pair, "gate": None}})
     b = build_census({"pair": {**pair, "gate": None}})
     assert not a.has_gate and a.equals(b)
+
+
+def test_smooth_lookups_add_exact_weighted_mass(tmp_path):
+    import torch
+
+    from analysis.runner import add_graph
+    from pamm.capture import capture
+    from pamm.testing import random_crystal, randomize_memory, tiny_batch, tiny_model
+
+    model = tiny_model({"lookup": "smooth", "pair_buckets": 64, "triplet_buckets": 128})
+    randomize_memory(model)
+    rng = np.random.default_rng(0)
+    atoms = [random_crystal(rng, n_atoms=4), random_crystal(rng, n_atoms=3)]
+    with torch.no_grad(), capture(model) as cap:
+        model(tiny_batch(atoms))
+    rec = cap.records[-1]
+    censuses = []
+    for fam in ([0, 1], [1, 0]):
+        builder = CensusBuilder(reservoir=2)
+        add_graph(
+            builder, rec.keys, rec.edge_index, rec.cell_offsets, rec.batch,
+            np.array([10, 11]), np.array(fam), rec.gate_mean,
+        )  # fmt: skip
+        censuses.append(builder.finish())
+    census = censuses[0]
+    keys, pair_mass = census.lookup_mass_of("pair")
+    # every edge puts mass 1 on the rows it reads; triplets their envelope mass
+    quantum = 2 * (rec.keys.num_edges + rec.keys.num_triplets) / 2**16  # rounding bound
+    assert pair_mass.sum() == pytest.approx(rec.keys.num_edges, abs=quantum)
+    _, trip_mass = census.lookup_mass_of("triplet")
+    want = float(rec.triplet_weight.sum())
+    assert trip_mass.sum() == pytest.approx(want, abs=quantum) and want < rec.keys.num_triplets
+    # occurrence counts are untouched; the neighbouring bins' keys carry mass too
+    _, count, _, _ = census.tables["pair"].per_key()
+    assert count.sum() == rec.keys.num_edges and len(keys) > len(count)
+    # exact merges and a save/load round trip keep the mass
+    both = merge(censuses)
+    assert both.lookup_mass_of("pair")[1].sum() == pytest.approx(
+        2 * rec.keys.num_edges, abs=2 * quantum
+    )
+    census.save(tmp_path / "c.npz")
+    assert Census.load(tmp_path / "c.npz").equals(census)
+    # a hard census has no separate mass: the counts are the mass
+    hard = CensusBuilder()
+    pair = np.array([5, 5])
+    hard.add("pair", keys=pair, family=pair * 0, gate=None, structure=pair * 0,
+             centre=np.array([0, 1]), neighbour=np.array([1, 0]))  # fmt: skip
+    assert hard.finish().lookup_mass_of("pair")[1].tolist() == [2.0]

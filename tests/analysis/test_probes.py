@@ -69,10 +69,10 @@ def _structures():
     return frames
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture(scope="module", params=["hard", "smooth"])
+def model(request):
     torch.manual_seed(0)
-    m = tiny_model(SPEC).eval()
+    m = tiny_model({**SPEC, "lookup": request.param}).eval()
     randomize_memory(m)
     return m
 
@@ -106,7 +106,12 @@ def test_attribution_covers_exactly_the_used_buckets(model):
     with capture(model) as cap:
         model(tiny_batch(atoms))
     rec = cap.records[-1]
-    for table, bucket in (("pair", rec.pair_bucket), ("triplet", rec.triplet_bucket)):
+    for table in ("pair", "triplet"):
+        if rec.weighted:  # smooth: every row read with a non-zero weight
+            read = getattr(rec, f"{table}_weight") > 0  # [n, 2]
+            bucket = getattr(rec, f"{table}_lookup_bucket")[read]  # [reads, H]
+        else:
+            bucket = getattr(rec, f"{table}_bucket")
         for h in range(SPEC["heads"]):
             got = set(per[(per.table == table) & (per["head"] == h)]["bucket"])
             assert got == set(bucket[:, h].tolist())

@@ -45,6 +45,8 @@ def test_size_hash_and_spec(bundled) -> None:
     assert hashlib.sha256(ckpt.read_bytes()).hexdigest() == stored["sha256"]
     spec = predictor.model.module.backbone.pamm_spec
     assert (spec.mode, spec.fusion) == EXPECTED_SPEC[variant]
+    # trained before lookup modes existed: their stored spec has no `lookup`, so hard
+    assert spec.lookup == "hard"
 
 
 def test_calculator_gives_finite_predictions(bundled, structures) -> None:

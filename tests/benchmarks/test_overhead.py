@@ -26,12 +26,19 @@ def test_overhead_json_is_complete_and_consistent(tmp_path: Path) -> None:
     finally:
         torch.set_num_threads(threads)
     result = json.loads(out.read_text())
-    for key in ("step_ratio_gate", "step_ratio_affine", "triplets_per_s"):
-        assert math.isfinite(result[key]) and result[key] > 0, key
     steps = result["step_s"]
-    assert math.isclose(result["step_ratio_gate"], steps["gate"] / steps["baseline"])
-    assert result["triplets"] > 0
-    assert math.isclose(result["triplets_per_s"], result["triplets"] / result["extract_hash_s"])
-    # the memory adds parameters; the baseline has none of them
-    assert result["params"]["gate"] > result["params"]["baseline"]
+    assert set(steps) == {"baseline", "gate_hard", "gate_smooth", "affine_hard", "affine_smooth"}
+    for name in ("gate_hard", "gate_smooth", "affine_hard", "affine_smooth"):
+        ratio = result[f"step_ratio_{name}"]
+        assert math.isfinite(ratio) and ratio > 0, name
+        assert math.isclose(ratio, steps[name] / steps["baseline"])
+        # the memory adds parameters; the baseline has none of them
+        assert result["params"][name] > result["params"]["baseline"]
+    keys = result["keys"]
+    for lookup in ("hard", "smooth"):
+        got = keys[lookup]
+        assert got["triplets"] > 0 and got["spec"]["lookup"] == lookup
+        assert math.isclose(got["triplets_per_s"], got["triplets"] / got["extract_hash_s"])
+    # no K cap with smooth lookups: at least as many triplets as the hard rule
+    assert keys["smooth"]["triplets"] >= keys["hard"]["triplets"]
     assert result["config"]["num_layers"] == 1

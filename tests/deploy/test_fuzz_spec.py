@@ -35,9 +35,11 @@ _KEYS = st.one_of(st.sampled_from(FIELDS), st.text(max_size=8))
 _PLAUSIBLE = {
     "mode": st.sampled_from(["pamm", "baseline", "pair_only", "mlp", "PAMM", ""]),
     "fusion": st.sampled_from(["gate", "affine", "none"]),
+    "lookup": st.sampled_from(["hard", "smooth", "soft", "", "HARD"]),
     "cutoff": st.floats(-1.0, 120.0),
     "pair_bin_width": st.floats(-0.01, 1.0),
     "triplet_cutoff": st.floats(-1.0, 12.0),
+    "triplet_envelope_width": st.floats(-0.5, 8.0),
     "max_triplet_neighbors": st.integers(-2, 64),
     "triplet_tie_tolerance": st.floats(-0.1, 1.0),
     "angle_bin_deg": st.floats(-1.0, 200.0),
@@ -60,6 +62,8 @@ def _check_one(data: dict) -> str:
     assert 0 < spec.n_pair_bins < 1024 and 0 < spec.n_angle_bins < 1024
     assert spec.pair_buckets > 0 and spec.triplet_buckets > 0 and spec.heads > 0
     assert math.isfinite(spec.cutoff) and spec.triplet_cutoff <= spec.cutoff
+    assert spec.lookup in ("hard", "smooth")
+    assert 0 < spec.triplet_envelope_width <= spec.triplet_cutoff
     assert MotifMemorySpec.from_dict(spec.to_dict()) == spec
     return "ok"
 
@@ -99,6 +103,7 @@ def _random_config(rng: random.Random) -> dict:
         "cutoff": lambda: rng.uniform(0.5, 15.0),
         "pair_bin_width": lambda: rng.uniform(0.005, 1.0),
         "triplet_cutoff": lambda: rng.uniform(0.5, 8.0),
+        "triplet_envelope_width": lambda: rng.uniform(0.01, 3.0),
         "angle_bin_deg": lambda: rng.uniform(0.1, 200.0),
         "max_triplet_neighbors": lambda: rng.randint(1, 40),
         "triplet_tie_tolerance": lambda: rng.uniform(0.0, 0.5),
@@ -109,6 +114,7 @@ def _random_config(rng: random.Random) -> dict:
         "hash_seed": lambda: rng.randint(0, 1 << 40),
         "mode": lambda: rng.choice(["pamm", "baseline", "pair_only", "triplet_only", "mlp"]),
         "fusion": lambda: rng.choice(["gate", "affine"]),
+        "lookup": lambda: rng.choice(["hard", "smooth"]),
     }
     config = {}
     for name, draw in plausible.items():
@@ -148,6 +154,9 @@ def test_fuzz_spec_from_dict_seeded_configs() -> None:
         ("cutoff", float("nan")),
         ("cutoff", float("inf")),
         ("triplet_cutoff", 7.0),  # above the default 6 Å graph cutoff
+        ("triplet_envelope_width", 0.0),
+        ("triplet_envelope_width", 4.5),  # wider than the 4 Å triplet cutoff
+        ("lookup", "soft"),
         ("pair_bin_width", 1e-300),  # ~10^300 bins
         ("cutoff", 1e308),
     ],

@@ -10,7 +10,7 @@ from pamm.ablation import Ablation, ablate
 from pamm.capture import capture
 from pamm.testing import energy_forces, random_crystal, randomize_memory, tiny_batch, tiny_model
 
-SPEC = {"pair_buckets": 64, "triplet_buckets": 128, "heads": 2, "head_dim": 4}
+SPEC = {"pair_buckets": 256, "triplet_buckets": 128, "heads": 2, "head_dim": 4}
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +19,10 @@ def structures():
     return [random_crystal(rng, n_atoms=4), random_crystal(rng, n_atoms=3)]
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture(scope="module", params=["hard", "smooth"])
+def model(request):
     torch.manual_seed(0)
-    m = tiny_model(SPEC).eval()
+    m = tiny_model({**SPEC, "lookup": request.param}).eval()
     randomize_memory(m)
     return m
 
@@ -35,7 +35,9 @@ def _used_buckets(model, structures):
 
 def test_unused_bucket_changes_nothing_bitwise(model, structures):
     rec = _used_buckets(model, structures)
-    used = set(rec.pair_bucket[:, 1].tolist())
+    # smooth lookups read the rows of both neighbouring bins: every one of them is used
+    looked_up = rec.pair_lookup_bucket[:, :, 1] if rec.weighted else rec.pair_bucket[:, 1]
+    used = set(looked_up.flatten().tolist())
     unused = next(b for b in range(SPEC["pair_buckets"]) if b not in used)
     before = energy_forces(model, structures, seed=7)
     for replace in ("zero", "mean"):
@@ -69,7 +71,7 @@ def test_absent_motif_changes_nothing_bitwise(model, structures):
 
 
 def test_memory_off_equals_baseline_mode(model, structures):
-    baseline = tiny_model({**SPEC, "mode": "baseline"}).eval()
+    baseline = tiny_model({**SPEC, "mode": "baseline", "lookup": "hard"}).eval()
     missing, unexpected = baseline.load_state_dict(model.state_dict(), strict=False)
     assert not missing and all(k.startswith("backbone.motif_") for k in unexpected)
     with ablate(model, Ablation("memory")):
@@ -127,7 +129,7 @@ def test_invalid_ablations_name_the_problem(kwargs, match):
 def test_bucket_outside_the_table_is_rejected(model):
     with (
         pytest.raises(ValueError, match="outside the table"),
-        ablate(model, Ablation("bucket", table="pair", head=0, bucket=64)),
+        ablate(model, Ablation("bucket", table="pair", head=0, bucket=SPEC["pair_buckets"])),
     ):
         pass
     assert model.backbone.motif_memory.row_edit is None

@@ -41,11 +41,12 @@ def _crystals(seed: int = 0, sizes=(4, 3)) -> list[Atoms]:
     return [random_crystal(rng, n_atoms=n) for n in sizes]
 
 
+@pytest.mark.parametrize("lookup", ["hard", "smooth"])
 @pytest.mark.parametrize("moe", [False, True])
 @pytest.mark.parametrize("fusion", ["gate", "affine"])
-def test_zero_init_equals_plain_backbone(moe: bool, fusion: str) -> None:
+def test_zero_init_equals_plain_backbone(moe: bool, fusion: str, lookup: str) -> None:
     plain = _plain_model(moe)
-    pamm = tiny_model({"fusion": fusion, **SMALL}, moe=moe)
+    pamm = tiny_model({"fusion": fusion, "lookup": lookup, **SMALL}, moe=moe)
     result = pamm.load_state_dict(plain.state_dict(), strict=False)
     assert not result.unexpected_keys
     assert all(".motif_" in k for k in result.missing_keys) and result.missing_keys
@@ -86,12 +87,13 @@ def test_moe_merge_keeps_memory_and_predictions() -> None:
     assert (e0 - e1).abs().max() <= 1e-5
 
 
+@pytest.mark.parametrize("lookup", ["hard", "smooth"])
 @pytest.mark.parametrize(
     "mode_fusion", [("pamm", "gate"), ("pamm", "affine"), ("random_bucket", "gate")]
 )
-def test_energy_invariant_forces_equivariant_with_random_memory(mode_fusion) -> None:
+def test_energy_invariant_forces_equivariant_with_random_memory(mode_fusion, lookup) -> None:
     mode, fusion = mode_fusion
-    model = tiny_model({"mode": mode, "fusion": fusion, **SMALL})
+    model = tiny_model({"mode": mode, "fusion": fusion, "lookup": lookup, **SMALL})
     randomize_memory(model, seed=3)
     model.eval()
     rng = np.random.default_rng(7)
@@ -106,9 +108,10 @@ def test_energy_invariant_forces_equivariant_with_random_memory(mode_fusion) -> 
     )
 
 
-def test_ideal_crystals_energy_invariant_with_random_memory() -> None:
+@pytest.mark.parametrize("lookup", ["hard", "smooth"])
+def test_ideal_crystals_energy_invariant_with_random_memory(lookup: str) -> None:
     # exact lattice angles sit on bin edges: the memory must not see float noise
-    model = tiny_model({"fusion": "affine", **SMALL})
+    model = tiny_model({"fusion": "affine", "lookup": lookup, **SMALL})
     randomize_memory(model, scale=1.0, seed=4)
     model.eval()
     rng = np.random.default_rng(11)
@@ -124,8 +127,25 @@ def test_ideal_crystals_energy_invariant_with_random_memory() -> None:
         )
 
 
-def test_gradients_reach_tables_after_first_step() -> None:
-    model = tiny_model({"fusion": "gate", **SMALL})
+@pytest.mark.parametrize("lookup", ["hard", "smooth"])
+def test_supercell_has_the_same_energy_per_atom_and_forces(lookup: str) -> None:
+    model = tiny_model({"fusion": "affine", "lookup": lookup, **SMALL})
+    randomize_memory(model, seed=5)
+    model.eval()
+    cells = _crystals(8, sizes=(3,))
+    cells[0].rattle(0.05, seed=1)
+    big = cells[0].repeat((2, 1, 2))
+    e0, f0, s0 = energy_forces(model, cells)
+    e1, f1, s1 = energy_forces(model, [big])
+    torch.testing.assert_close(e1, 4 * e0, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(f1, f0.repeat(4, 1), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(s1, s0, atol=1e-4, rtol=1e-4)
+    assert f0.abs().max() > 1e-3  # rattled: the check compares non-trivial forces
+
+
+@pytest.mark.parametrize("lookup", ["hard", "smooth"])
+def test_gradients_reach_tables_after_first_step(lookup: str) -> None:
+    model = tiny_model({"fusion": "gate", "lookup": lookup, **SMALL})
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     memory, fusion = model.backbone.motif_memory, model.backbone.motif_fusion

@@ -78,3 +78,44 @@ def test_table_contents_and_errors() -> None:
         table_contents(tiny_model({"mode": "baseline"}))
     with pytest.raises(ValueError, match="no PaMM backbone"):
         capture(torch.nn.Linear(2, 2)).__enter__()
+
+
+def test_capture_records_smooth_lookups_and_weights() -> None:
+    model = tiny_model({"fusion": "gate", "lookup": "smooth", **SMALL})
+    randomize_memory(model)
+    atoms = _atoms(1)
+    plain = energy_forces(model, atoms, seed=3)
+    with capture(model) as cap:
+        seen = energy_forces(model, atoms, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(plain, seen, strict=True))
+    rec = cap.records[-1]
+    n_edges, n_trip = rec.keys.num_edges, rec.keys.num_triplets
+    assert rec.weighted and n_trip > 0
+    assert rec.pair_lookup_bucket.shape == (n_edges, 2, 2) and rec.pair_weight.shape == (n_edges, 2)
+    assert rec.triplet_lookup_bucket.shape == (n_trip, 2, 2)
+    torch.testing.assert_close(rec.pair_weight.sum(1), torch.ones(n_edges))
+    mass = rec.triplet_weight.sum(1)
+    assert ((mass >= 0) & (mass <= 1)).all() and not rec.triplet_weight.requires_grad
+    # lookup buckets are the hashes of the blend keys; pair_bucket the edge's own key's
+    mem = model.backbone.motif_memory
+    a, b = mem.triplet_hash_a.numpy(), mem.triplet_hash_b.numpy()
+    want = hash_numpy(rec.keys.triplet_blend_key.reshape(-1).numpy(), a, b, 512)
+    np.testing.assert_array_equal(rec.triplet_lookup_bucket.reshape(-1, 2).numpy(), want)
+    a, b = mem.pair_hash_a.numpy(), mem.pair_hash_b.numpy()
+    np.testing.assert_array_equal(
+        rec.pair_bucket.numpy(), hash_numpy(rec.keys.pair_key.numpy(), a, b, 256)
+    )
+    # weighted mass per bucket: each edge puts total mass 1 on the rows it reads
+    mass_per_bucket = torch.zeros(256).index_add_(
+        0, rec.pair_lookup_bucket[:, :, 0].reshape(-1), rec.pair_weight.reshape(-1).float()
+    )
+    torch.testing.assert_close(mass_per_bucket.sum(), torch.tensor(float(n_edges)))
+
+
+def test_capture_of_a_hard_model_has_no_weights() -> None:
+    model = tiny_model({"lookup": "hard", **SMALL})
+    with capture(model) as cap:
+        model(tiny_batch(_atoms(2)))
+    rec = cap.records[-1]
+    assert not rec.weighted and rec.pair_weight is None and rec.triplet_lookup_bucket is None
+    assert rec.pair_bucket.shape == (rec.keys.num_edges, 2)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from pamm.blend import blend_lookups, envelope
 from pamm.fusion import AffineFusion, GateFusion, build_fusion
 from pamm.hashing import hash_numpy, hash_params
 from pamm.keys import extract_motifs
@@ -29,10 +30,12 @@ def _graph(seed: int = 0):
     )
 
 
-def _lookup(mode: str, seed: int = 0, **extra):
-    spec = MotifMemorySpec(mode=mode, cutoff=5.0, **SMALL, **extra)
+def _lookup(mode: str, seed: int = 0, lookup: str = "hard", **extra):
+    spec = MotifMemorySpec(mode=mode, cutoff=5.0, lookup=lookup, **SMALL, **extra)
     ei, d, vec, z = _graph(seed)
     keys = extract_motifs(ei, d, vec, z, spec)
+    if spec.smooth:
+        keys = blend_lookups(keys, d, vec, spec)
     mem = MotifMemory(spec, edge_dim=12)
     x = torch.randn(ei.shape[1], 12)
     batch = torch.zeros(len(z), dtype=torch.long)
@@ -59,6 +62,40 @@ def test_pamm_lookup_is_pair_row_and_mean_of_triplet_rows() -> None:
         want = torch.stack(rows).mean(0) if rows else torch.zeros(8)
         torch.testing.assert_close(out.m[e, 8:], want)
     assert (keys.triplet_edge.bincount(minlength=keys.num_edges) == 0).any()  # some edges have none
+
+
+def test_smooth_lookup_is_blended_rows_and_enveloped_sum() -> None:
+    spec, keys, mem, out = _lookup("pamm", lookup="smooth")
+    assert out.pair_bucket.shape == (keys.num_edges, 2, 2)
+    assert out.triplet_bucket.shape == (keys.num_triplets, 2, 2)
+    torch.testing.assert_close(keys.pair_blend_weight.sum(1), torch.ones(keys.num_edges))
+    # the triplet weights sum to the envelope mass f(r_ij) f(r_ik)
+    _, d, _, _ = _graph(0)
+    f = envelope(d, spec.triplet_cutoff, spec.triplet_envelope_width)
+    mass = f[keys.triplet_edge] * f[keys.triplet_partner]
+    torch.testing.assert_close(keys.triplet_blend_weight.sum(1), mass)
+    assert (mass < 1).any() and (mass == 1).any()  # some partners in the envelope's tail
+
+    def row(table, bucket):  # [2 slots, H] -> [2, H*D]
+        return torch.stack([torch.cat([table[h, b[h]] for h in range(2)]) for b in bucket])
+
+    for e in range(keys.num_edges):  # slow loop reference
+        w = keys.pair_blend_weight[e]
+        want = (w[:, None] * row(mem.pair_table, out.pair_bucket[e])).sum(0)
+        torch.testing.assert_close(out.m[e, :8], want)
+        mine = (keys.triplet_edge == e).nonzero().flatten().tolist()
+        total, norm = torch.zeros(8), 1.0
+        for t in mine:
+            w = keys.triplet_blend_weight[t]
+            total += (w[:, None] * row(mem.triplet_table, out.triplet_bucket[t])).sum(0)
+            norm += float(w.sum())
+        torch.testing.assert_close(out.m[e, 8:], total / norm)
+    # the blend keys are the (Zj, Zi) / (Zj, Zi, Zk) of the edge's own key, bins b0, b0 + 1
+    assert torch.equal(keys.pair_blend_key >> 10, (keys.pair_key >> 10)[:, None].expand(-1, 2))
+    low, high = keys.pair_blend_key[:, 0] & 1023, keys.pair_blend_key[:, 1] & 1023
+    assert ((high - low == 1) | (high == low)).all()
+    own = keys.pair_bin[:, None]
+    assert ((keys.pair_blend_key & 1023) == own).any(1).all()
 
 
 def test_pair_only_and_triplet_only_halves() -> None:
@@ -114,3 +151,10 @@ def test_fusion_is_identity_at_init_and_not_after(cls) -> None:
     assert isinstance(build_fusion("affine", edge_dim=2, memory_dim=2), AffineFusion)
     with pytest.raises(ValueError, match="film"):
         build_fusion("film", edge_dim=2, memory_dim=2)
+
+
+def test_smooth_lookup_without_triplets() -> None:
+    # a triplet cutoff below every distance: no triplets, the triplet half is zero
+    _, keys, _, out = _lookup("pamm", lookup="smooth", triplet_cutoff=0.5)
+    assert keys.num_triplets == 0 and out.triplet_bucket.shape == (0, 2, 2)
+    assert torch.equal(out.m[:, 8:], torch.zeros(keys.num_edges, 8))

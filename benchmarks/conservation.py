@@ -1,0 +1,235 @@
+"""Energy conservation through fairchem's own calculator: displacement scans and NVE drift.
+
+    python benchmarks/conservation.py --json benchmarks/results/conservation.json \
+        [--steps 300 --step-size 0.001 --md-steps 500 --scale 0.1] \
+        [--models plain,smooth --crystals "fcc Cu (cubic)" --parts scan]
+    python benchmarks/conservation.py --merge part1.json part2.json --json all.json
+
+Models (all from the bundled ``assets/checkpoints/baseline.pt`` weights, loaded with
+``load_predict_unit(path, inference_settings="batch", device="cpu")`` and driven by
+``FAIRChemCalculator(..., task_name="omat")``):
+
+- ``plain_cap30``: the plain backbone as shipped before issue 14 (``max_neighbors: 30``);
+- ``plain``: the plain backbone at the shipped config (``max_neighbors: 500``);
+- ``smooth`` / ``hard``: PaMM (gate fusion) attached to ``plain`` with the same
+  randomised memory, tables and fusion weights (``pamm.testing.randomize_memory(scale)``),
+  continuous and hard lookups.
+
+Scan: one atom of each rattled crystal moves ``steps`` x ``step_size`` Å along a random
+direction; each step's energy change ΔE is compared with the trapezoid force work
+-(F_n + F_n+1)/2 · d · step. A violation is a step where they differ by more than 0.5 meV.
+NVE: ASE VelocityVerlet, 1 fs, ``md_steps`` steps from 600 K Maxwell-Boltzmann velocities
+(16-atom rocksalt MgO cell); drift = slope of a linear fit of the total energy, per atom per ps.
+Not a timing benchmark: the numbers do not depend on the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.build import make_supercell
+
+from pamm.plumbing import atomic_write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "assets" / "checkpoints" / "baseline.pt"
+THRESHOLD_EV = 5e-4
+#: ``max_neighbors`` of pamm/configs/base.yaml (never binds on these crystals: <= 92 within 6 Å)
+SHIPPED_CAP = 500
+#: primitive fcc -> conventional cubic cell
+_CUBIC = np.array([[-1, 1, 1], [1, -1, 1], [1, 1, -1]])
+
+
+def crystals(rng: np.random.Generator) -> dict[str, Atoms]:
+    """Rattled test crystals: bundled-data oxides and dense metals/oxides."""
+    from pamm.evaluate import read_split
+    from pamm.testing import dense_crystals
+
+    dense = dense_crystals()
+    out = {
+        "bundled test (smallest of 20)": min(
+            read_split(ROOT / "assets" / "data" / "test", limit=20), key=len
+        ),
+        "rutile TiO2": dense["rutile TiO2"],
+        "fcc Cu (cubic)": dense["fcc Cu"],
+        "bcc W (cubic)": dense["bcc W"],
+    }
+    for atoms in out.values():
+        atoms.calc = None
+        atoms.rattle(stdev=0.05, seed=int(rng.integers(1 << 31)))
+    return out
+
+
+def checkpoints(workdir: Path, scale: float) -> dict[str, Path]:
+    """Write the four checkpoints of the module docstring into ``workdir``."""
+    from pamm.checkpoint import build_model, load_checkpoint, save_checkpoint
+    from pamm.testing import randomize_memory
+
+    base = load_checkpoint(BASELINE)
+    paths = {}
+    for name, cap in (("plain_cap30", 30), ("plain", SHIPPED_CAP)):
+        ckpt = copy.deepcopy(base)
+        ckpt.model_config["backbone"]["max_neighbors"] = cap
+        paths[name] = save_checkpoint(ckpt, workdir / f"{name}.pt")
+    for lookup in ("smooth", "hard"):
+        ckpt = copy.deepcopy(load_checkpoint(paths["plain"]))
+        spec = {**ckpt.model_config["backbone"]["pamm"], "mode": "pamm", "lookup": lookup}
+        ckpt.model_config["backbone"]["pamm"] = spec
+        model = build_model(ckpt, strict=False)  # the plain weights + a fresh memory
+        randomize_memory(model, scale=scale, seed=0)  # identical for both lookups
+        state = model.state_dict()
+        ckpt.model_state_dict = state
+        ckpt.ema_state_dict = {"n_averaged": ckpt.ema_state_dict["n_averaged"]} | {
+            f"module.{k}": v for k, v in state.items()
+        }
+        paths[lookup] = save_checkpoint(ckpt, workdir / f"{lookup}.pt")
+    return paths
+
+
+def calculator(path: Path):
+    from fairchem.core import FAIRChemCalculator
+    from fairchem.core.units.mlip_unit import load_predict_unit
+
+    unit = load_predict_unit(str(path), inference_settings="batch", device="cpu")
+    return FAIRChemCalculator(unit, task_name="omat")
+
+
+def scan(calc, atoms: Atoms, steps: int, step_size: float, seed: int) -> dict[str, Any]:
+    """Move atom 0 along a random direction; compare ΔE with the trapezoid force work."""
+    direction = np.random.default_rng(seed).normal(size=3)
+    direction /= np.linalg.norm(direction)
+    moved = atoms.copy()
+    moved.calc = calc
+    energy, along = [], []
+    start = atoms.positions[0].copy()
+    for n in range(steps + 1):
+        moved.positions[0] = start + n * step_size * direction
+        energy.append(moved.get_potential_energy())
+        along.append(float(moved.get_forces()[0] @ direction))
+    energy, along = np.array(energy), np.array(along)
+    deviation = np.diff(energy) + 0.5 * (along[1:] + along[:-1]) * step_size  # [steps]
+    return {
+        "violations": int((np.abs(deviation) > THRESHOLD_EV).sum()),
+        "max_deviation_mev": float(np.abs(deviation).max() * 1e3),
+        "total_deviation_mev": float(deviation.sum() * 1e3),
+        "max_energy_step_mev": float(np.abs(np.diff(energy)).max() * 1e3),
+        "energy_range_mev": float(np.ptp(energy) * 1e3),
+    }
+
+
+def nve(calc, md_steps: int, seed: int, timestep_fs: float = 1.0) -> dict[str, Any]:
+    """VelocityVerlet (1 fs) of a 16-atom MgO cell from 600 K; drift per atom per ps."""
+    from ase import units
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+    from ase.md.verlet import VelocityVerlet
+
+    from pamm.testing import dense_crystals
+
+    atoms = make_supercell(dense_crystals()["rocksalt MgO"], _CUBIC @ np.diag([2, 1, 1]))
+    rng = np.random.default_rng(seed)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=rng)
+    Stationary(atoms)
+    atoms.calc = calc
+    dyn = VelocityVerlet(atoms, timestep=timestep_fs * units.fs)
+    total, temperature = [], []
+
+    def record() -> None:
+        total.append(atoms.get_potential_energy() + atoms.get_kinetic_energy())
+        temperature.append(atoms.get_temperature())
+
+    dyn.attach(record, interval=1)
+    dyn.run(md_steps)
+    total = np.array(total)
+    time_ps = np.arange(len(total)) * timestep_fs * 1e-3
+    slope = np.polyfit(time_ps, total, 1)[0]
+    return {
+        "n_atoms": len(atoms),
+        "steps": md_steps,
+        "timestep_fs": timestep_fs,
+        "drift_mev_per_atom_per_ps": float(slope / len(atoms) * 1e3),
+        "max_abs_energy_change_mev_per_atom": float(
+            np.abs(total - total[0]).max() / len(atoms) * 1e3
+        ),
+        "mean_temperature_k": float(np.mean(temperature)),
+    }
+
+
+def merge(parts: list[Path]) -> dict[str, Any]:
+    """One result from several runs' JSON (e.g. one process per model): scans and NVE joined."""
+    result: dict[str, Any] = {
+        "config": [],
+        "scan": {},
+        "nve": {},
+        "threshold_mev": THRESHOLD_EV * 1e3,
+    }
+    for path in parts:
+        part = json.loads(Path(path).read_text())
+        result["config"].append(part["config"])
+        for name, crystals_ in part["scan"].items():
+            result["scan"].setdefault(name, {}).update(crystals_)
+        step = part["config"].get("timestep", 1.0)  # NVE at another time step: its own key
+        suffix = "" if step == 1.0 else f" (dt {step:g} fs)"
+        result["nve"].update({f"{name}{suffix}": v for name, v in part["nve"].items()})
+    return result
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Scans and/or NVE of the chosen models and crystals (see the module docstring)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    result: dict[str, Any] = {
+        "config": vars(args) | {"json": str(args.json)},
+        "scan": {},
+        "nve": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = checkpoints(Path(tmp), args.scale)
+        structures = crystals(np.random.default_rng(0))
+        chosen = args.crystals.split(",") if args.crystals else list(structures)
+        for name in args.models.split(","):
+            calc = calculator(paths[name])
+            if "scan" in args.parts:
+                result["scan"][name] = {
+                    label: scan(calc, atoms, args.steps, args.step_size, seed=i)
+                    for i, (label, atoms) in enumerate(structures.items())
+                    if label in chosen
+                }
+            if "nve" in args.parts and name != "plain_cap30":
+                result["nve"][name] = nve(calc, args.md_steps, seed=0, timestep_fs=args.timestep)
+            line = {name: [result["scan"].get(name), result["nve"].get(name)]}
+            print(json.dumps(line), flush=True)
+    result["threshold_mev"] = THRESHOLD_EV * 1e3
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--step-size", type=float, default=0.001)
+    parser.add_argument("--md-steps", type=int, default=500)
+    parser.add_argument("--timestep", type=float, default=1.0, help="NVE time step, fs")
+    parser.add_argument("--scale", type=float, default=0.1, help="randomised memory scale")
+    parser.add_argument("--models", default="plain_cap30,plain,smooth,hard")
+    parser.add_argument("--crystals", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--parts", default="scan,nve", help="scan, nve or both")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--merge", type=Path, nargs="+", help="join these result files instead")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    result = merge(args.merge) if args.merge else run(args)
+    print(json.dumps(result, indent=1))
+    if args.json is not None:
+        atomic_write_json(args.json, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
