@@ -8,7 +8,7 @@ In one process, on the same batches, interleaving the models round by round: med
 time of one training step (forward + energy/forces/stress loss + backward + AdamW) for
 baseline and PaMM gate / affine with each lookup mode (``gate_hard``, ``gate_smooth``,
 ``affine_hard``, ``affine_smooth``; identical backbone weights, the shipped neighbour cap
-of 300), and per lookup mode the throughput of motif-key extraction + hashing
+of 500), and per lookup mode the throughput of motif-key extraction + hashing
 (``extract_motifs`` [+ ``blend_lookups``] + ``MotifMemory.buckets``, the model's own path)
 on a large batch. Prints the JSON (targets: step ratios <= 1.05, >= 20 M triplets/s).
 
