@@ -58,8 +58,8 @@ EOF
 done_phase
 
 log "2/5 the image's own CMD"
-mapfile -t cmd < <(buildah inspect --type image --format '{{json .Docker.Config.Cmd}}' "$IMAGE_TAG" \
-    | "$PY" -c 'import json, sys; print("\n".join(json.load(sys.stdin)))')
+mapfile -t cmd < <(buildah inspect --type image "$IMAGE_TAG" \
+    | "$PY" -c 'import json, sys; print("\n".join(json.load(sys.stdin)["OCIv1"]["config"]["Cmd"]))')
 log "  CMD: ${cmd[*]}"
 [[ " ${cmd[*]} " == *" --address 0.0.0.0 "* && " ${cmd[*]} " == *" --port $PORT "* ]] \
     || { echo "container_smoke: CMD does not serve 0.0.0.0:$PORT" >&2; exit 1; }

@@ -37,6 +37,7 @@ PAGES = {
     "try_structure": "Try a structure",
     "interventions": "Interventions",
 }
+FIRST_START_TEXT = "First start: the demo analysis run is being computed"  # app/loaders.py
 ERROR_BOX = '[data-testid="stAlert"] [data-testid="stAlertContentError"]'
 
 
@@ -65,7 +66,13 @@ def check_pages(url: str, screenshots: Path | None, timeout: float, first_start:
         page = new_page(browser, timeout=timeout)
         start = time.time()  # a fresh /runs: the first view starts the demo's analysis
         page.goto(url)
-        page.get_by_role("heading", name=PAGES[""]).first.wait_for(timeout=first_start * 1000)
+        page.get_by_role("heading", name=PAGES[""]).first.wait_for(timeout=timeout * 1000)
+        page.wait_for_function(  # the page reruns every second until the run is there
+            f"() => !document.body.innerText.includes({FIRST_START_TEXT!r})",
+            timeout=first_start * 1000,
+            polling=1000,
+        )
+        wait_until_idle(page, PAGES[""], timeout=timeout)
         _say("first start (demo analysis run ready)", start)
         for path, title in PAGES.items():
             start = time.time()
