@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Smoke-check a built PaMM Lab image the way a lab runs it: the image's own CMD (port 8501,
-# address 0.0.0.0) on an empty /runs volume, the demo's first start, every dashboard page in
-# headless chromium and one structure upload. No Docker engine: `buildah run --isolation
-# chroot` (shares the host's network, so the host's chromium reaches the port).
+# address 0.0.0.0) in a fresh working container (empty /runs), the demo's first start, every
+# dashboard page in headless chromium and one structure upload. No Docker engine: `buildah run
+# --isolation chroot` (shares the host's network, so the host's chromium reaches the port).
 #
 #   scripts/container_smoke.sh localhost/pamm-lab:dev        # as root, after a build
 #
@@ -30,15 +30,12 @@ then
     exit 2
 fi
 
-runs="$(mktemp -d /tmp/pamm-smoke-runs.XXXXXX)"
-chown 10001:10001 "$runs"  # the image's user writes the demo run here
 server_log="$(mktemp /tmp/pamm-smoke-server.XXXXXX.log)"
 ctr="$(buildah from --pull-never "$IMAGE_TAG")"
 server_pid=""
 cleanup() {
     [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
     buildah rm "$ctr" >/dev/null
-    rm -rf "$runs"
 }
 trap cleanup EXIT
 brun() { buildah run --isolation chroot "$ctr" -- "$@"; }
@@ -63,7 +60,7 @@ mapfile -t cmd < <(buildah inspect --type image "$IMAGE_TAG" \
 log "  CMD: ${cmd[*]}"
 [[ " ${cmd[*]} " == *" --address 0.0.0.0 "* && " ${cmd[*]} " == *" --port $PORT "* ]] \
     || { echo "container_smoke: CMD does not serve 0.0.0.0:$PORT" >&2; exit 1; }
-buildah run --isolation chroot --volume "$runs:/runs" "$ctr" -- "${cmd[@]}" >"$server_log" 2>&1 &
+buildah run --isolation chroot "$ctr" -- "${cmd[@]}" >"$server_log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 120); do
     if "$PY" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/_stcore/health', timeout=4)" 2>/dev/null; then
@@ -78,8 +75,9 @@ done_phase
 log "3-5/5 first start, every page, one upload (headless chromium on the host)"
 "$PY" "$REPO/scripts/smoke_pages.py" --url "http://127.0.0.1:$PORT" \
     --screenshots "${SMOKE_SCREENSHOTS:-$REPO/test-artifacts/container}"
-test -f "$runs/demo/manifest.json" || { echo "container_smoke: no /runs/demo after first start" >&2; exit 1; }
-log "  /runs/demo written by the container: $(du -sh "$runs/demo" | cut -f1)"
+brun test -f /runs/demo/manifest.json \
+    || { echo "container_smoke: no /runs/demo/manifest.json in the container" >&2; exit 1; }
+log "  /runs/demo written by the image's user: $(brun du -sh /runs/demo | cut -f1)"
 if grep -q "Did not auto detect external IP\|External URL" "$server_log"; then
     echo "container_smoke: Streamlit tried to reach the internet at start" >&2
     exit 1
