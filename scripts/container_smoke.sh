@@ -34,7 +34,10 @@ server_log="$(mktemp /tmp/pamm-smoke-server.XXXXXX.log)"
 ctr="$(buildah from --pull-never "$IMAGE_TAG")"
 server_pid=""
 cleanup() {
-    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    if [[ -n "$server_pid" ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true  # the server's own (killed) status is not ours
+    fi
     buildah rm "$ctr" >/dev/null
 }
 trap cleanup EXIT
