@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms, units
 
-from pamm.data.recipes import FrameFilter, _labelled, frame_problem
+from pamm.data.recipes import FrameFilter, _labelled, _strained, frame_problem
 
 __all__ = ["SamplingRecipe", "sample_family"]
 
@@ -79,18 +79,11 @@ def _keep(frame: Atoms, filt: FrameFilter, frames: list, rejected: dict) -> None
         rejected[problem] = rejected.get(problem, 0) + 1
 
 
-def _strain(atoms: Atoms, rng: np.random.Generator, max_strain: float) -> Atoms:
-    eps = rng.uniform(-max_strain, max_strain, size=(3, 3))
-    out = atoms.copy()
-    out.set_cell(out.cell.array @ (np.eye(3) + 0.5 * (eps + eps.T)), scale_atoms=True)
-    return out
-
-
 def _rattled_t(atoms, rng, temperature, recipe, filt, calc, rejected):
     scale = np.sqrt(temperature / 300.0)
     pool = []
     for _ in range(recipe.rattle_pool):
-        cand = _strain(atoms, rng, recipe.rattle_strain_300 * scale)
+        cand = _strained(atoms, rng, recipe.rattle_strain_300 * scale)
         sigma = recipe.rattle_sigma_300 * scale * rng.uniform(0.5, 1.5)
         cand.positions = cand.positions + rng.normal(0.0, sigma, size=cand.positions.shape)
         problem = frame_problem(cand, filt)
@@ -112,7 +105,7 @@ def _relax(atoms, rng, recipe, filt, calc, rejected):
     from ase.filters import FrechetCellFilter
     from ase.optimize import FIRE
 
-    start = _strain(atoms, rng, 0.04)
+    start = _strained(atoms, rng, 0.04)
     start.positions = start.positions + rng.normal(
         0, rng.uniform(0.05, 0.15), start.positions.shape
     )
