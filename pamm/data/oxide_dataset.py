@@ -8,7 +8,8 @@ Stages, each resumable (results saved atomically under ``DATA/.work/`` as they f
    their split and the task plan;
 4. ``tasks/task_NNNNN.json``: frames of one family sampled around one parent
    (:mod:`pamm.data.sampling`);
-5. assembly: ``{train,val,test,heldout,heldout_chemistry}/*.aselmdb`` + ``dataset.json``.
+5. assembly: ``{train,val,test,heldout,heldout_chemistry}/*.aselmdb`` + ``dataset.json``
+   + ``candidates.json.gz`` (the candidate list, reused by a rerun into this folder).
 
 Splits are *by parent*: a parent's frames all land in one split. Parents of the held-out
 chemistry slice (cation set :attr:`OxideConfig.heldout_chemistry`) go to
@@ -38,6 +39,7 @@ from pamm.plumbing import atomic_write_bytes, atomic_write_text
 
 __all__ = ["OXIDE_SPLITS", "OxideConfig", "generate_oxides", "plan_parents"]
 
+CANDIDATE_RECORD = "candidates.json.gz"
 OXIDE_SPLITS = ("train", "val", "test", "heldout", "heldout_chemistry")
 TRAIN_FAMILIES = ("rattled-300", "rattled-500", "rattled-1000", "rattled-relax")
 MD_1000 = ("aimd-from-PBE-1000-nvt", "aimd-from-PBE-1000-npt")
@@ -51,6 +53,7 @@ class OxideConfig:
     seed: int = 0
     per_prototype: int = 2
     pyxtal_per_composition: int = 6
+    extra_per_prototype: int = 3  # Li/Al assignments of 3–4-species prototypes, appended
     relax_max_steps: int = 150
     max_atoms_random: int = 24  # pyxtal candidates above this are not relaxed
     max_above_lowest: float = 0.3  # eV/atom above the lowest parent of the same formula
@@ -214,15 +217,26 @@ def _run_pool(fn, jobs: list, workers: int, config: OxideConfig, desc: str) -> N
 
 # --- stages --------------------------------------------------------------------------------
 def _stage_candidates(config: OxideConfig, work: Path) -> list[dict]:
+    """The candidate list: the run's own, else the dataset's record, else made anew.
+
+    The record (``DATA/candidates.json.gz``, written at assembly) makes a finished dataset
+    regenerable from its candidates even where a library's random draws change.
+    """
     path = work / "candidates.json"
     if path.is_file():
         return json.loads(path.read_text())
+    record = work.parent / CANDIDATE_RECORD
+    if record.is_file():
+        cands = json.loads(gzip.decompress(record.read_bytes()))
+        atomic_write_text(path, json.dumps(cands))
+        return cands
     from pamm.data.oxides import all_candidates
 
     found = all_candidates(
         config.seed,
         per_prototype=config.per_prototype,
         pyxtal_per_composition=config.pyxtal_per_composition,
+        extra_per_prototype=config.extra_per_prototype,
     )
     cands = [
         {
@@ -346,6 +360,9 @@ def generate_oxides(
     if stop_after == "tasks":
         return None
     card = _assemble(config, out_dir, state, entries, results)
+    atomic_write_bytes(
+        out_dir / CANDIDATE_RECORD, gzip.compress(json.dumps(cands).encode(), 9, mtime=0)
+    )
     card["run"] = {
         "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
         "workers": workers,

@@ -1,11 +1,14 @@
 """The demo chemistry (oxides of Si Al Mg Ti Ca Li Zn) and its offline candidate parents.
 
-Candidates come from three offline sources (nothing is downloaded):
+Candidates come from four offline sources (nothing is downloaded):
 
 * ``aflow``: pymatgen's AFLOW prototypes (``aflow_prototypes.json.gz``) with 2–4
   species. The most electronegative species becomes O; the others get distinct cations
   so that the formula is charge balanced (Li⁺ Mg²⁺ Ca²⁺ Zn²⁺ Al³⁺ Ti⁴⁺ Si⁴⁺ O²⁻). A
   prototype yields at most ``per_prototype`` assignments (seeded choice).
+* ``aflow-extra``: more assignments of the 3–4-species AFLOW prototypes, those with Li
+  or Al (the two cations the first picks leave thinnest), drawn from their own seeded
+  stream after everything else, so the earlier candidates keep their indices.
 * ``pymatgen``: pymatgen's bundled real structures mapped the same way (SiO2, TiO2,
   Li2O, SrTiO3 → CaTiO3, ...).
 * ``pyxtal``: random symmetric crystals (``pyxtal`` 1.1.5) of plausible compositions
@@ -40,6 +43,7 @@ __all__ = [
     "OXIDATION",
     "Candidate",
     "aflow_candidates",
+    "aflow_extra_candidates",
     "all_candidates",
     "charge_balanced",
     "pymatgen_candidates",
@@ -128,7 +132,7 @@ COMPOSITIONS: tuple[str, ...] = (
 class Candidate:
     """One candidate parent before relaxation: where it came from and the structure."""
 
-    source: str  # "aflow" | "pymatgen" | "pyxtal"
+    source: str  # "aflow" | "pymatgen" | "pyxtal" | "aflow-extra"
     name: str
     atoms: Atoms
 
@@ -214,16 +218,33 @@ def _assignments(counts: dict[str, int], anion: str) -> list[dict[str, str]]:
     return out
 
 
-def _mapped(structure, rng: np.random.Generator, per_structure: int, name: str, source: str):
-    """Candidates from one pymatgen structure mapped into the chemistry."""
+def _mapped(
+    structure,
+    rng: np.random.Generator,
+    per_structure: int,
+    name: str,
+    source: str,
+    *,
+    min_species: int = 2,
+    wanted: frozenset[str] = frozenset(CATIONS),
+    taken: frozenset[str] = frozenset(),
+):
+    """Candidates from one pymatgen structure mapped into the chemistry.
+
+    Only assignments using a cation of ``wanted`` and not named in ``taken`` are drawn.
+    """
     from pymatgen.core import Element
     from pymatgen.io.ase import AseAtomsAdaptor
 
     counts = {el.symbol: int(n) for el, n in structure.composition.items()}
-    if not 2 <= len(counts) <= 4 or len(structure) > 32:
+    if not min_species <= len(counts) <= 4 or len(structure) > 32:
         return []
     anion = max(counts, key=lambda el: (Element(el).X, el))
-    options = _assignments(counts, anion)
+    options = [
+        m
+        for m in _assignments(counts, anion)
+        if wanted & set(m.values()) and f"{name}:{_mapped_formula(structure, m)}" not in taken
+    ]
     picked = rng.permutation(len(options))[:per_structure] if options else []
     atoms = AseAtomsAdaptor.get_atoms(structure)
     atoms.info.clear()
@@ -243,6 +264,11 @@ def _mapped(structure, rng: np.random.Generator, per_structure: int, name: str, 
     return out
 
 
+def _mapped_formula(structure, mapping: dict[str, str]) -> str:
+    """The ASE formula of ``structure`` after ``mapping`` (as in candidate names)."""
+    return Atoms([mapping[site.specie.symbol] for site in structure]).get_chemical_formula()
+
+
 def _pymatgen_dir() -> Path:
     # locate data files without importing pymatgen.analysis.prototypes (its import is slow)
     return Path(importlib.util.find_spec("pymatgen").submodule_search_locations[0])
@@ -258,6 +284,30 @@ def aflow_candidates(rng: np.random.Generator, per_prototype: int = 3) -> list[C
         if structure.is_ordered:
             name = entry["tags"].get("aflow", structure.composition.reduced_formula)
             out += _mapped(structure, rng, per_prototype, name, "aflow")
+    return out
+
+
+def aflow_extra_candidates(
+    rng: np.random.Generator, taken: set[str], per_prototype: int = 3
+) -> list[Candidate]:
+    """More Li/Al assignments of the 3–4-species AFLOW prototypes, none named in ``taken``."""
+    from monty.serialization import loadfn
+
+    out = []
+    for entry in loadfn(_pymatgen_dir() / "analysis" / "prototypes" / "aflow_prototypes.json.gz"):
+        structure = entry["snl"].structure
+        if structure.is_ordered:
+            name = entry["tags"].get("aflow", structure.composition.reduced_formula)
+            out += _mapped(
+                structure,
+                rng,
+                per_prototype,
+                name,
+                "aflow-extra",
+                min_species=3,
+                wanted=frozenset({"Li", "Al"}),
+                taken=frozenset(taken),
+            )
     return out
 
 
@@ -334,14 +384,22 @@ def pyxtal_candidates(
             if not groups:
                 continue
             group = int(rng.choice(groups))
-            crystal = pyxtal()
+            # pyxtal draws from its own generator (``random_state``); seed numpy's global
+            # stream too, for any part that still uses it
+            draw_seed = int(rng.integers(2**31))
+            crystal = pyxtal(random_state=draw_seed)
             np_state = np.random.get_state()
-            np.random.seed(int(rng.integers(2**31)))  # pyxtal draws from numpy's global stream
+            np.random.seed(draw_seed)
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     crystal.from_random(
-                        3, group, [el for el, _ in counts], numbers, tm=_tolerances()
+                        3,
+                        group,
+                        [el for el, _ in counts],
+                        numbers,
+                        tm=_tolerances(),
+                        random_state=draw_seed,
                     )
             except Exception:  # no Wyckoff combination for this group and count
                 continue
@@ -360,9 +418,16 @@ def pyxtal_candidates(
 
 
 def all_candidates(
-    seed: int = 0, *, per_prototype: int = 2, pyxtal_per_composition: int = 6
+    seed: int = 0,
+    *,
+    per_prototype: int = 2,
+    pyxtal_per_composition: int = 6,
+    extra_per_prototype: int = 3,
 ) -> list[Candidate]:
-    """Every candidate parent, in a fixed order, from the three sources."""
+    """Every candidate parent, in a fixed order, from the four sources."""
     rng = np.random.default_rng([seed, 10])
     found = aflow_candidates(rng, per_prototype) + pymatgen_candidates(rng, per_prototype)
-    return found + pyxtal_candidates(rng, pyxtal_per_composition)
+    found += pyxtal_candidates(rng, pyxtal_per_composition)
+    taken = {c.name for c in found}
+    extra_rng = np.random.default_rng([seed, 11])
+    return found + aflow_extra_candidates(extra_rng, taken, extra_per_prototype)

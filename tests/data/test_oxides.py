@@ -12,6 +12,7 @@ from pamm.data.oxides import (
     COMPOSITIONS,
     OXIDATION,
     _assignments,
+    aflow_extra_candidates,
     charge_balanced,
     pymatgen_candidates,
     pyxtal_candidates,
@@ -64,19 +65,20 @@ def _point_group_order(group: int) -> int:
     return len({tuple(op.affine_matrix[:3, :3].ravel()) for op in general_position.ops})
 
 
-def test_pyxtal_candidates_are_random_symmetric_crystals() -> None:
+def test_pyxtal_candidates_are_random_symmetric_crystals(monkeypatch) -> None:
     from pymatgen.io.ase import AseAtomsAdaptor
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     import pamm.data.oxides as oxides
 
-    rng = np.random.default_rng(1)
-    original = oxides.COMPOSITIONS
-    try:
-        oxides.COMPOSITIONS = ("MgAl2O4",)
-        cands = pyxtal_candidates(rng, n_per_composition=2)
-    finally:
-        oxides.COMPOSITIONS = original
+    monkeypatch.setattr(oxides, "COMPOSITIONS", ("MgAl2O4",))
+    cands = pyxtal_candidates(np.random.default_rng(1), n_per_composition=2)
+    again = pyxtal_candidates(np.random.default_rng(1), n_per_composition=2)
+    # seeded: pyxtal draws from its own generator, which the candidate stream seeds
+    assert [c.name for c in again] == [c.name for c in cands]
+    for a, b in zip(cands, again, strict=True):
+        assert np.array_equal(a.atoms.positions, b.atoms.positions)
+        assert np.array_equal(a.atoms.cell.array, b.atoms.cell.array)
     assert 1 <= len(cands) <= 2
     for c in cands:
         assert c.atoms.get_chemical_formula(empirical=True) == "Al2MgO4"
@@ -85,3 +87,19 @@ def test_pyxtal_candidates_are_random_symmetric_crystals() -> None:
         found = SpacegroupAnalyzer(AseAtomsAdaptor.get_structure(c.atoms), symprec=1e-3)
         # the crystal has at least the symmetry it was built in (a supergroup is possible)
         assert len(found.get_symmetry_operations()) >= _point_group_order(group)
+
+
+def test_aflow_extra_candidates_add_li_and_al_ternaries() -> None:
+    first = aflow_extra_candidates(np.random.default_rng(0), taken=set(), per_prototype=3)
+    assert len(first) >= 20
+    for c in first:
+        symbols = set(c.atoms.get_chemical_symbols())
+        assert c.source == "aflow-extra"
+        assert len(symbols - {"O"}) >= 2, c.name  # 3-4 species: two or three cations
+        assert symbols & {"Li", "Al"}, c.name
+        counts = {el: c.atoms.get_chemical_symbols().count(el) for el in symbols}
+        assert charge_balanced(counts), c.name
+    # names already taken are never drawn again
+    taken = {c.name for c in first[::2]}
+    second = aflow_extra_candidates(np.random.default_rng(0), taken=taken, per_prototype=3)
+    assert not {c.name for c in second} & taken
