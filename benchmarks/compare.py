@@ -87,8 +87,10 @@ def _references(data: Path, out: Path) -> References:
     cache = out / "references.json"
     if cache.is_file():
         d = json.loads(cache.read_text())
-        if d.get("train_dir") == str((data / "train").resolve()):
-            return References(tuple(d["elem_refs"]), d["normalizer_rmsd"], d["n_structures"])
+        if d.get("train_dir") == str((data / "train").resolve()) and "stress_rmsd" in d:
+            return References(
+                tuple(d["elem_refs"]), d["normalizer_rmsd"], d["n_structures"], d["stress_rmsd"]
+            )
     refs = fit_references(data / "train")
     _write_json(
         cache,
@@ -96,6 +98,7 @@ def _references(data: Path, out: Path) -> References:
             "train_dir": str((data / "train").resolve()),
             "elem_refs": list(refs.elem_refs),
             "normalizer_rmsd": refs.normalizer_rmsd,
+            "stress_rmsd": refs.stress_rmsd,
             "n_structures": refs.n_structures,
         },
     )

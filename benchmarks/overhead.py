@@ -150,7 +150,7 @@ def key_throughput(
         keys = extract_motifs(graph["edge_index"], dist, vec, z, spec)
         if spec.smooth:
             keys = blend_lookups(keys, dist, vec, spec)
-        memory.buckets(keys, atomic_numbers=z, batch=batch.batch, edge_index=graph["edge_index"])
+        memory.buckets(keys)
         return keys.num_triplets
 
     n_trip = run()

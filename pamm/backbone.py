@@ -37,7 +37,7 @@ from pamm.keys import MAX_Z, MotifKeys, extract_motifs
 from pamm.memory import MotifMemory
 from pamm.spec import MotifMemorySpec
 
-__all__ = ["PaMMBackbone", "PaMMMoeBackbone", "resolve_spec"]
+__all__ = ["PaMMBackbone", "PaMMMoeBackbone", "memory_init_seed", "resolve_spec"]
 
 
 def resolve_spec(pamm: Any, cutoff: float) -> MotifMemorySpec:
@@ -64,6 +64,17 @@ def resolve_spec(pamm: Any, cutoff: float) -> MotifMemorySpec:
             "(pair bins cover the radius graph)"
         )
     return MotifMemorySpec.from_dict(data)
+
+
+def memory_init_seed(seed: int) -> int:
+    """Seed of the memory's and fusion's initialisation, derived from the run's ``seed``.
+
+    >>> memory_init_seed(0) != memory_init_seed(1), memory_init_seed(0) == memory_init_seed(0)
+    (True, True)
+    """
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed % 2**64, 0x9A33]).generate_state(1, np.uint64)[0])
 
 
 def _cell_offsets(graph: dict, data: Any) -> torch.Tensor | None:
@@ -104,10 +115,15 @@ class _PaMMMixin:
         if not self.pamm_spec.uses_memory:
             return
         edge_dim = self.edge_channels_list[0]  # E = num_distance_basis + 2 * edge_channels
-        self.motif_memory = MotifMemory(self.pamm_spec, edge_dim=edge_dim)
-        self.motif_fusion = build_fusion(
-            self.pamm_spec.fusion, edge_dim=edge_dim, memory_dim=self.motif_memory.memory_dim
-        )
+        # the memory and fusion draw from their own seeded stream and leave the global one
+        # as they found it: at one seed, the heads built after this backbone get the same
+        # weights as the baseline's (paired initialisation)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(memory_init_seed(torch.initial_seed()))
+            self.motif_memory = MotifMemory(self.pamm_spec, edge_dim=edge_dim)
+            self.motif_fusion = build_fusion(
+                self.pamm_spec.fusion, edge_dim=edge_dim, memory_dim=self.motif_memory.memory_dim
+            )
         self.edge_degree_embedding.register_forward_pre_hook(self._pamm_pre_edge_degree)
         self.backend = _FusedRadialBackend(self.backend)
 

@@ -10,15 +10,16 @@ neighbouring bins with C² weights and the mean over partners becomes an envelop
 sum over 1 + the summed mass (formulas in ``pamm.blend``). Modes (``MotifMemorySpec.mode``):
 
 - ``pamm``: both halves; ``pair_only`` / ``triplet_only``: only that half (m is H*D wide).
-- ``random_bucket``: the same tables and shapes, but bucket ids ignore motif identity.
-  Each edge j -> i of structure s gets the pseudo key ``mix(token_s, i_s, j_s, n)``
-  (``i_s``, ``j_s`` atom indices within s; n the edge's rank among the i-j images,
-  ordered by distance then cell offset; ``token_s`` a content hash of the structure's
-  atomic numbers; ``mix(h, v) = (h * 1000003 + v) mod p``), a triplet the key
-  ``mix(code_j, code_k)`` of its two edge codes. The stream is a fixed function of the
-  structure, invariant to rotation, translation and batching, yet unrelated to motifs.
-  With smooth lookups both blend slots of a lookup read the same random row (the
-  weights still sum to 1 per edge and to the envelope mass per triplet).
+- ``random_bucket``: the same tables, shapes and fusion, but every lookup of every forward
+  pass reads a uniformly random row (the module's own generator, seeded by ``hash_seed``;
+  not stored in checkpoints). Bucket ids carry no motif identity and no structure
+  identity either, so the control cannot recall a motif or a training structure; what it
+  keeps is the extra capacity and the noise of a memory read. Within one forward the rows
+  are fixed, so forces are still the gradient of that forward's energy; two forwards of
+  one structure differ. With smooth lookups both blend slots read the same random row
+  (the weights still sum to 1 per edge and to the envelope mass per triplet).
+  (The first design hashed a per-structure stream: frames of one task shared codes and
+  the control could recall training structures.)
 - ``mlp``: no tables; a two-layer MLP on the raw edge features x_edge with a hidden width
   chosen so its parameter count is within ±5 % of the ``pamm`` tables' count.
 
@@ -36,11 +37,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pamm.hashing import PRIME, hash_params, hash_torch
+from pamm.hashing import hash_params, hash_torch
 from pamm.keys import MotifKeys
+from pamm.optim import mark_table
 from pamm.spec import MotifMemorySpec
 
-__all__ = ["MemoryLookup", "MotifMemory", "mlp_hidden_width", "random_edge_codes"]
+__all__ = ["MemoryLookup", "MotifMemory", "mlp_hidden_width"]
 
 #: relative tolerance of the ``mlp`` control's parameter count
 MLP_PARAM_TOLERANCE = 0.05
@@ -83,68 +85,6 @@ def mlp_hidden_width(spec: MotifMemorySpec, edge_dim: int) -> int:
     return hidden
 
 
-def _ranks_in_groups(group: torch.Tensor, num_groups: int) -> torch.Tensor:
-    """Rank of each element among the elements of its group, in index order."""
-    order = torch.argsort(group, stable=True)  # [n]
-    counts = torch.bincount(group, minlength=num_groups)
-    starts = torch.cumsum(counts, 0) - counts
-    ranks = torch.empty_like(group)
-    ranks[order] = torch.arange(group.shape[0], device=group.device) - starts[group[order]]
-    return ranks
-
-
-def structure_tokens(atomic_numbers: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
-    """Content hash [S] in [0, p) of each structure's atomic-number sequence."""
-    num_structures = int(batch.max()) + 1 if batch.numel() else 0
-    rank = _ranks_in_groups(batch, num_structures)  # [N]
-    per_atom = atomic_numbers.long() * (rank + 1) + 1  # [N]
-    tokens = torch.zeros(num_structures, dtype=torch.long, device=batch.device)
-    tokens.index_add_(0, batch, per_atom)
-    return tokens.remainder_(PRIME)
-
-
-def _mix(h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """(h * 1000003 + v) mod p for 0 <= h, v < 2^31 (exact in int64)."""
-    return (h * 1000003 + v).remainder_(PRIME)
-
-
-def random_edge_codes(
-    edge_index: torch.Tensor,
-    edge_distance: torch.Tensor,
-    cell_offsets: torch.Tensor | None,
-    atomic_numbers: torch.Tensor,
-    batch: torch.Tensor,
-) -> torch.Tensor:
-    """Pseudo keys [E] in [0, p) naming each edge by (structure, i, j, image rank) only.
-
-    >>> ei = torch.tensor([[1, 1, 0], [0, 0, 1]])
-    >>> codes = random_edge_codes(ei, torch.tensor([2.0, 1.0, 1.0]), None,
-    ...                           torch.tensor([8, 1]), torch.tensor([0, 0]))
-    >>> bool(codes[0] != codes[1]) and bool((codes < 2**31 - 1).all())
-    True
-    """
-    num_atoms = atomic_numbers.shape[0]
-    num_structures = int(batch.max()) + 1 if batch.numel() else 0
-    tokens = structure_tokens(atomic_numbers, batch)  # [S]
-    atom_rank = _ranks_in_groups(batch, num_structures)  # [N] index within structure
-    j, i = edge_index[0], edge_index[1]
-    # rank among the images of the same (i, j): order by distance, then cell offset
-    order = torch.arange(j.shape[0], device=j.device)
-    keys = [] if cell_offsets is None else [cell_offsets[:, c] for c in (2, 1, 0)]
-    for key in [*keys, edge_distance, i * num_atoms + j]:
-        order = order[torch.argsort(key[order], stable=True)]
-    group = (i * num_atoms + j)[order]
-    starts = torch.ones_like(group, dtype=torch.bool)
-    starts[1:] = group[1:] != group[:-1]
-    pos = torch.arange(group.shape[0], device=group.device)
-    first = torch.cummax(torch.where(starts, pos, 0), 0).values  # start of each group
-    image_rank = torch.empty_like(j)
-    image_rank[order] = pos - first
-    code = _mix(tokens[batch[i]], atom_rank[i])
-    code = _mix(code, atom_rank[j])
-    return _mix(code, image_rank)
-
-
 class MotifMemory(nn.Module):
     """Hashed motif tables (or the ``mlp`` control) producing m [E, memory_dim]."""
 
@@ -166,9 +106,14 @@ class MotifMemory(nn.Module):
                 nn.Linear(edge_dim, hidden), nn.SiLU(), nn.Linear(hidden, 2 * h * d)
             )
         if spec.uses_pair:
-            self.pair_table = nn.Parameter(torch.randn(h, spec.pair_buckets, d) * init_std)
+            self.pair_table = mark_table(
+                nn.Parameter(torch.randn(h, spec.pair_buckets, d) * init_std)
+            )
         if spec.uses_triplet:
-            self.triplet_table = nn.Parameter(torch.randn(h, spec.triplet_buckets, d) * init_std)
+            self.triplet_table = mark_table(
+                nn.Parameter(torch.randn(h, spec.triplet_buckets, d) * init_std)
+            )
+        self._random_stream: torch.Generator | None = None  # random_bucket's rows
         #: optional ``row_edit(table, rows [N, H*D], bucket [N, H], key [N]) -> rows``
         #: applied to the looked-up rows of each table; set only by ``pamm.ablation``.
         self.row_edit = None
@@ -179,36 +124,21 @@ class MotifMemory(nn.Module):
         half = self.spec.heads * self.spec.head_dim
         return half if self.spec.mode in ("pair_only", "triplet_only") else 2 * half
 
-    def buckets(
-        self,
-        keys: MotifKeys,
-        *,
-        atomic_numbers: torch.Tensor,
-        batch: torch.Tensor,
-        edge_index: torch.Tensor,
-        edge_distance: torch.Tensor | None = None,
-        cell_offsets: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def buckets(self, keys: MotifKeys) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Bucket ids of the tables in use (None otherwise).
 
         Hard keys: pair [E, H], triplet [T, H]; keys with smooth lookups
         (``keys.weighted``): pair [E, 2, H], triplet [T, 2, H] of the blend keys.
         """
         spec = self.spec
-        if spec.mode == "random_bucket" and edge_distance is None:
-            raise ValueError("random_bucket needs edge_distance (and ideally cell_offsets)")
         if keys.weighted:
             pair_keys, trip_keys = keys.pair_blend_key, keys.triplet_blend_key  # [E, 2], [T, 2]
         else:
             pair_keys, trip_keys = keys.pair_key, keys.triplet_key  # [E], [T]
         if spec.mode == "random_bucket":
-            codes = random_edge_codes(
-                edge_index, edge_distance, cell_offsets, atomic_numbers, batch
-            )  # [E]
-            trip_codes = _mix(codes[keys.triplet_edge], codes[keys.triplet_partner])  # [T]
-            pair_keys = codes.unsqueeze(1).expand_as(pair_keys) if keys.weighted else codes
-            trip_keys = (
-                trip_codes.unsqueeze(1).expand_as(trip_keys) if keys.weighted else trip_codes
+            return (
+                self._random_buckets(pair_keys, spec.pair_buckets),
+                self._random_buckets(trip_keys, spec.triplet_buckets),
             )
         pair_bucket = trip_bucket = None
         if spec.uses_pair:
@@ -216,6 +146,20 @@ class MotifMemory(nn.Module):
         if spec.uses_triplet:
             trip_bucket = self.hash("triplet", trip_keys)
         return pair_bucket, trip_bucket
+
+    def _random_buckets(self, keys: torch.Tensor, buckets: int) -> torch.Tensor:
+        """``random_bucket``: uniform random rows [..., H] for ``keys`` [N] or [N, 2].
+
+        One row per lookup, shared by the two blend slots of a smooth lookup.
+        """
+        device = keys.device
+        if self._random_stream is None or self._random_stream.device != device:
+            self._random_stream = torch.Generator(device=device).manual_seed(self.spec.hash_seed)
+        n, heads = keys.shape[0], self.spec.heads
+        rows = torch.randint(
+            0, buckets, (n, heads), generator=self._random_stream, device=device
+        )  # [N, H]
+        return rows.unsqueeze(1).expand(n, 2, heads) if keys.dim() == 2 else rows
 
     def hash(self, table: str, keys: torch.Tensor) -> torch.Tensor:
         """Buckets [..., H] of packed ``keys`` [...] in ``table`` ("pair" or "triplet")."""
@@ -253,14 +197,7 @@ class MotifMemory(nn.Module):
                 "(pamm.blend.blend_lookups adds them for lookup='smooth')"
             )
         num_edges = x_edge.shape[0]
-        pair_bucket, trip_bucket = self.buckets(
-            keys,
-            atomic_numbers=atomic_numbers,
-            batch=batch,
-            edge_index=edge_index,
-            edge_distance=edge_distance,
-            cell_offsets=cell_offsets,
-        )
+        pair_bucket, trip_bucket = self.buckets(keys)
         if keys.weighted:
             m = self._smooth_memory(keys, pair_bucket, trip_bucket, num_edges)
             return MemoryLookup(m.to(x_edge.dtype), pair_bucket, trip_bucket)

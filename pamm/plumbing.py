@@ -190,9 +190,7 @@ def stored_path_under(root: str | os.PathLike[str], stored: str | os.PathLike[st
     if "\x00" in text or not (
         path.is_relative_to(root_path) and path.resolve().is_relative_to(root_path.resolve())
     ):
-        raise PathOutsideRootError(
-            f"{text!r} is outside the configured root {root_path}"
-        )
+        raise PathOutsideRootError(f"{text!r} is outside the configured root {root_path}")
     return path
 
 

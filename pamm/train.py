@@ -108,11 +108,16 @@ class References:
     elem_refs: tuple[float, ...]
     normalizer_rmsd: float
     n_structures: int
+    stress_rmsd: float = 1.0
 
     def to_overrides(self) -> list[str]:
-        """``fairchem -c`` overrides: ``elem_refs=[...]`` and ``normalizer_rmsd=...``."""
+        """``fairchem -c`` overrides: ``elem_refs=[...]``, ``normalizer_rmsd``, ``stress_rmsd``."""
         refs = ",".join(f"{x:.8g}" for x in self.elem_refs)
-        return [f"elem_refs=[{refs}]", f"normalizer_rmsd={self.normalizer_rmsd:.8g}"]
+        return [
+            f"elem_refs=[{refs}]",
+            f"normalizer_rmsd={self.normalizer_rmsd:.8g}",
+            f"stress_rmsd={self.stress_rmsd:.8g}",
+        ]
 
 
 def fit_references(
@@ -121,11 +126,13 @@ def fit_references(
     max_structures: int = 20000,
     max_num_elements: int = MAX_NUM_ELEMENTS,
 ) -> References:
-    """Fit ``E ≈ Σ_i ref[Z_i]`` by least squares and take the force RMS as ``normalizer_rmsd``.
+    """Fit ``E ≈ Σ_i ref[Z_i]`` by least squares; the force RMS is ``normalizer_rmsd``, the
+    RMS of the stress components (structures that carry a stress) ``stress_rmsd``.
 
     Reads at most ``max_structures`` evenly spaced structures of ``train_dir`` through
-    fairchem's ``AseDBDataset``. Elements absent from the data get reference 0; the RMS
-    falls back to 1.0 when all forces vanish.
+    fairchem's ``AseDBDataset``. Elements absent from the data get reference 0 (in
+    charge-balanced data the references are not unique: lstsq's minimum-norm solution,
+    read no meaning into single values); an RMS falls back to 1.0 when its targets vanish.
     """
     from fairchem.core.datasets import AseDBDataset
     from tqdm import tqdm
@@ -139,6 +146,7 @@ def fit_references(
     counts = np.zeros((len(indices), max_num_elements))  # [S, Zmax]
     energies = np.zeros(len(indices))  # [S]
     sq_sum, n_components = 0.0, 0
+    stress_sq, n_stress = 0.0, 0
     progress = tqdm(indices, desc="element references", disable=len(indices) < 2000)
     for row, idx in enumerate(progress):
         atoms = dataset.get_atoms(int(idx))
@@ -150,14 +158,23 @@ def fit_references(
         forces = atoms.get_forces()  # [N, 3]
         sq_sum += float(np.square(forces).sum())
         n_components += forces.size
+        try:
+            stress = atoms.get_stress(voigt=False)  # [3, 3] eV/Å^3
+        except Exception:  # no stress stored for this structure
+            stress = None
+        if stress is not None:
+            stress_sq += float(np.square(stress).sum())
+            n_stress += stress.size
     present = counts.sum(axis=0) > 0
     refs = np.zeros(max_num_elements)
     refs[present] = np.linalg.lstsq(counts[:, present], energies, rcond=None)[0]
     rmsd = float(np.sqrt(sq_sum / max(n_components, 1)))
+    stress_rmsd = float(np.sqrt(stress_sq / max(n_stress, 1)))
     return References(
         elem_refs=tuple(float(x) for x in refs),
         normalizer_rmsd=rmsd if rmsd > 1e-8 else 1.0,
         n_structures=len(indices),
+        stress_rmsd=stress_rmsd if stress_rmsd > 1e-10 else 1.0,
     )
 
 

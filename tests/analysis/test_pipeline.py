@@ -19,6 +19,7 @@ from pamm.checkpoint import check_memory_tables
 #: the module run's settings (small and fast)
 QUICK = AnalysisSettings(max_per_family=3, embedding="pca")
 
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, tiny_dataset, memory_model):
     root = tmp_path_factory.mktemp("run")

@@ -134,18 +134,25 @@ def test_fit_references_recovers_linear_energies(tmp_path: Path) -> None:
         atoms = Atoms(numbers=z, positions=rng.uniform(0, 5, (len(z), 3)), cell=[6, 6, 6], pbc=True)
         forces = rng.normal(scale=0.3, size=(len(z), 3))
         energy = sum(true_refs[int(x)] for x in z)
-        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces, stress=np.zeros(6))
+        stress = rng.normal(scale=0.01, size=6)  # Voigt, eV/Å^3
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces, stress=stress)
         atoms.info["sid"] = f"s{k}"
-        structures.append((atoms, forces))
-    write_aselmdb([a for a, _ in structures], tmp_path / "train", shard_size=5)
+        structures.append((atoms, forces, stress))
+    write_aselmdb([a for a, _, _ in structures], tmp_path / "train", shard_size=5)
     refs = fit_references(tmp_path / "train")
     assert len(refs.elem_refs) == 100 and refs.n_structures == 12
     for z, value in true_refs.items():
         assert refs.elem_refs[z] == pytest.approx(value, abs=1e-6)
     assert refs.elem_refs[1] == 0.0
-    all_forces = np.concatenate([f for _, f in structures])
+    all_forces = np.concatenate([f for _, f, _ in structures])
     assert refs.normalizer_rmsd == pytest.approx(np.sqrt(np.mean(all_forces**2)), rel=1e-5)
-    assert refs.to_overrides()[1].startswith("normalizer_rmsd=")
+    # stress: its own RMS over the 9 components of the full tensors (off-diagonals twice)
+    voigt = np.stack([s for _, _, s in structures])  # [S, 6]
+    full_sq = (voigt[:, :3] ** 2).sum(1) + 2 * (voigt[:, 3:] ** 2).sum(1)
+    assert refs.stress_rmsd == pytest.approx(np.sqrt(full_sq.mean() / 9), rel=1e-5)
+    assert refs.stress_rmsd < 0.1 * refs.normalizer_rmsd
+    overrides = refs.to_overrides()
+    assert overrides[1].startswith("normalizer_rmsd=") and overrides[2].startswith("stress_rmsd=")
 
 
 def test_inputs_are_validated(tmp_path: Path) -> None:
