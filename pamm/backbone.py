@@ -186,8 +186,8 @@ class _PaMMMixin:
                 atomic_numbers=data["atomic_numbers_full"],
                 batch=data["batch_full"],
                 edge_index=edge_index,
-                edge_distance=graph["edge_distance"].detach(),
-                cell_offsets=_cell_offsets(graph, data),
+                edge_distance=graph["edge_distance"],
+                edge_distance_vec=graph["edge_distance_vec"],
             )
             fused, gate = self.motif_fusion(x_edge, lookup.m)  # [E, edge_dim] x2
         self._pamm_fused = (x_edge, fused)

@@ -20,8 +20,8 @@ sum over 1 + the summed mass (formulas in ``pamm.blend``). Modes (``MotifMemoryS
   (the weights still sum to 1 per edge and to the envelope mass per triplet).
   (The first design hashed a per-structure stream: frames of one task shared codes and
   the control could recall training structures.)
-- ``mlp``: no tables; a two-layer MLP on the raw edge features x_edge with a hidden width
-  chosen so its parameter count is within ±5 % of the ``pamm`` tables' count.
+- ``mlp``: no tables; a parameter-matched MLP fed the same information as the keys
+  (elements of j, i, k, distance and angle at the bins' resolution; ``pamm.mlp_control``).
 
 >>> from pamm.spec import MotifMemorySpec
 >>> mem = MotifMemory(MotifMemorySpec(pair_buckets=64, triplet_buckets=128), edge_dim=24)
@@ -39,13 +39,11 @@ from torch import nn
 
 from pamm.hashing import hash_params, hash_torch
 from pamm.keys import MotifKeys
+from pamm.mlp_control import MotifMLP
 from pamm.optim import mark_table
 from pamm.spec import MotifMemorySpec
 
-__all__ = ["MemoryLookup", "MotifMemory", "mlp_hidden_width"]
-
-#: relative tolerance of the ``mlp`` control's parameter count
-MLP_PARAM_TOLERANCE = 0.05
+__all__ = ["MemoryLookup", "MotifMemory"]
 
 
 @dataclass
@@ -60,29 +58,6 @@ class MemoryLookup:
     m: torch.Tensor
     pair_bucket: torch.Tensor | None  # [E, H] hard, [E, 2, H] smooth
     triplet_bucket: torch.Tensor | None  # [T, H] hard, [T, 2, H] smooth
-
-
-def table_param_count(spec: MotifMemorySpec) -> int:
-    """Parameters of the pair + triplet tables of ``spec`` (the ``pamm`` memory)."""
-    return spec.heads * spec.head_dim * (spec.pair_buckets + spec.triplet_buckets)
-
-
-def mlp_hidden_width(spec: MotifMemorySpec, edge_dim: int) -> int:
-    """Hidden width of the ``mlp`` control matching ``table_param_count`` within ±5 %.
-
-    >>> mlp_hidden_width(MotifMemorySpec(), edge_dim=768)
-    787
-    """
-    out = 2 * spec.heads * spec.head_dim
-    target = table_param_count(spec)
-    hidden = max(1, round((target - out) / (edge_dim + 1 + out)))
-    got = hidden * (edge_dim + 1 + out) + out
-    if abs(got - target) > MLP_PARAM_TOLERANCE * target:
-        raise ValueError(
-            f"mlp control cannot match the tables' {target} parameters within 5 % "
-            f"(edge_dim={edge_dim} gives {got}); use larger tables"
-        )
-    return hidden
 
 
 class MotifMemory(nn.Module):
@@ -101,10 +76,7 @@ class MotifMemory(nn.Module):
             self.register_buffer(f"{table}_hash_b", torch.from_numpy(b))  # [H]
         self.pair_table = self.triplet_table = self.mlp = None
         if spec.mode == "mlp":
-            hidden = mlp_hidden_width(spec, edge_dim)
-            self.mlp = nn.Sequential(
-                nn.Linear(edge_dim, hidden), nn.SiLU(), nn.Linear(hidden, 2 * h * d)
-            )
+            self.mlp = MotifMLP(spec)
         if spec.uses_pair:
             self.pair_table = mark_table(
                 nn.Parameter(torch.randn(h, spec.pair_buckets, d) * init_std)
@@ -185,11 +157,19 @@ class MotifMemory(nn.Module):
         batch: torch.Tensor,
         edge_index: torch.Tensor,
         edge_distance: torch.Tensor | None = None,
-        cell_offsets: torch.Tensor | None = None,
+        edge_distance_vec: torch.Tensor | None = None,
     ) -> MemoryLookup:
-        """Memory vector m [E, memory_dim] (dtype of x_edge) and the bucket ids used."""
+        """Memory vector m [E, memory_dim] (dtype of x_edge) and the bucket ids used.
+
+        The tables need only ``keys``; the ``mlp`` control also reads the graph
+        (``atomic_numbers``, ``edge_index``, and the differentiable ``edge_distance`` and
+        ``edge_distance_vec``). ``batch`` is accepted for callers' symmetry.
+        """
         if self.mlp is not None:
-            return MemoryLookup(self.mlp(x_edge), None, None)
+            if edge_distance is None or edge_distance_vec is None:
+                raise ValueError("the mlp control needs edge_distance and edge_distance_vec")
+            m = self.mlp(keys, atomic_numbers, edge_index, edge_distance, edge_distance_vec)
+            return MemoryLookup(m.to(x_edge.dtype), None, None)
         if self.spec.smooth != keys.weighted:
             raise ValueError(
                 f"the memory has lookup={self.spec.lookup!r} but the keys "

@@ -10,7 +10,8 @@ from pamm.blend import blend_lookups, envelope
 from pamm.fusion import AffineFusion, GateFusion, build_fusion
 from pamm.hashing import hash_numpy, hash_params
 from pamm.keys import extract_motifs
-from pamm.memory import MotifMemory, table_param_count
+from pamm.memory import MotifMemory
+from pamm.mlp_control import table_param_count
 from pamm.spec import MotifMemorySpec
 from pamm.testing import ase_edges, random_crystal
 
@@ -39,7 +40,15 @@ def _lookup(mode: str, seed: int = 0, lookup: str = "hard", **extra):
     mem = MotifMemory(spec, edge_dim=12)
     x = torch.randn(ei.shape[1], 12)
     batch = torch.zeros(len(z), dtype=torch.long)
-    out = mem(keys, x_edge=x, atomic_numbers=z, batch=batch, edge_index=ei, edge_distance=d)
+    out = mem(
+        keys,
+        x_edge=x,
+        atomic_numbers=z,
+        batch=batch,
+        edge_index=ei,
+        edge_distance=d,
+        edge_distance_vec=vec,
+    )
     return spec, keys, mem, out
 
 
@@ -137,18 +146,46 @@ def test_random_bucket_draws_fresh_rows_every_forward(lookup: str) -> None:
 
 
 def test_mlp_control_is_parameter_matched() -> None:
-    for spec_kwargs, edge_dim in [({}, 768), (SMALL, 12), ({"heads": 4, "head_dim": 8}, 96)]:
+    for spec_kwargs in [{}, SMALL, {"heads": 4, "head_dim": 8}, {"pair_bin_width": 0.05}]:
         spec = MotifMemorySpec(mode="mlp", **spec_kwargs)
-        n_mlp = sum(p.numel() for p in MotifMemory(spec, edge_dim=edge_dim).parameters())
+        n_mlp = sum(p.numel() for p in MotifMemory(spec, edge_dim=12).parameters())
         n_tables = table_param_count(spec)
-        pamm = MotifMemory(MotifMemorySpec(mode="pamm", **spec_kwargs), edge_dim=edge_dim)
+        pamm = MotifMemory(MotifMemorySpec(mode="pamm", **spec_kwargs), edge_dim=12)
         assert n_tables == sum(p.numel() for p in pamm.parameters())
         assert abs(n_mlp - n_tables) <= 0.05 * n_tables
     with pytest.raises(ValueError, match="mlp control"):
         MotifMemory(
             MotifMemorySpec(mode="mlp", pair_buckets=1, triplet_buckets=1, head_dim=1),
-            edge_dim=4096,
+            edge_dim=12,
         )
+
+
+@pytest.mark.parametrize("lookup", ["hard", "smooth"])
+def test_mlp_control_sees_partner_elements_and_angles(lookup: str) -> None:
+    """Same (Zj, Zi, r) but another partner element k, or another angle: another m."""
+    spec = MotifMemorySpec(mode="mlp", cutoff=5.0, lookup=lookup, **SMALL)
+    torch.manual_seed(0)
+    mem = MotifMemory(spec, edge_dim=4)
+
+    def m_of(zk: int, angle_deg: float) -> torch.Tensor:
+        # centre i at the origin, j on x at 1.9 Å, k at 2.0 Å at angle_deg from j
+        t = np.radians(angle_deg)
+        vec = torch.tensor([[1.9, 0, 0], [2.0 * np.cos(t), 2.0 * np.sin(t), 0]])  # j, k -> i
+        d = vec.norm(dim=1)
+        ei = torch.tensor([[1, 2], [0, 0]])
+        z = torch.tensor([8, 14, zk])
+        keys = extract_motifs(ei, d, vec, z, spec)
+        if spec.smooth:
+            keys = blend_lookups(keys, d, vec, spec)
+        out = mem(keys, x_edge=torch.zeros(2, 4), atomic_numbers=z,
+                  batch=torch.zeros(3, dtype=torch.long), edge_index=ei,
+                  edge_distance=d, edge_distance_vec=vec)  # fmt: skip
+        return out.m[0]  # edge j -> i
+
+    base = m_of(12, 100.0)
+    assert not torch.allclose(base, m_of(20, 100.0), atol=1e-4)  # partner element
+    assert not torch.allclose(base, m_of(12, 140.0), atol=1e-4)  # angle
+    torch.testing.assert_close(base, m_of(12, 100.0))
 
 
 @pytest.mark.parametrize("cls", [GateFusion, AffineFusion])
