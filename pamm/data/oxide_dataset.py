@@ -9,7 +9,9 @@ Stages, each resumable (results saved atomically under ``DATA/.work/`` as they f
 4. ``tasks/task_NNNNN.json``: frames of one family sampled around one parent
    (:mod:`pamm.data.sampling`);
 5. assembly: ``{train,val,test,heldout,heldout_chemistry}/*.aselmdb`` + ``dataset.json``
-   + ``candidates.json.gz`` (the candidate list, reused by a rerun into this folder).
+   + ``candidates.json.gz`` (the candidate list, reused by a rerun into this folder)
+   + ``parents.json.gz`` (the parents and the task plan: any task can be recomputed
+   alone with :func:`run_task`).
 
 Splits are *by parent*: a parent's frames all land in one split. Parents of the held-out
 chemistry slice (cation set :attr:`OxideConfig.heldout_chemistry`) go to
@@ -37,9 +39,10 @@ from pamm.data.recipes import FrameFilter
 from pamm.data.sampling import SamplingRecipe
 from pamm.plumbing import atomic_write_bytes, atomic_write_text
 
-__all__ = ["OXIDE_SPLITS", "OxideConfig", "generate_oxides", "plan_parents"]
+__all__ = ["OXIDE_SPLITS", "OxideConfig", "generate_oxides", "plan_parents", "run_task"]
 
 CANDIDATE_RECORD = "candidates.json.gz"
+PARENT_RECORD = "parents.json.gz"  # the relaxed parents, their splits and the task plan
 OXIDE_SPLITS = ("train", "val", "test", "heldout", "heldout_chemistry")
 TRAIN_FAMILIES = ("rattled-300", "rattled-500", "rattled-1000", "rattled-relax")
 MD_1000 = ("aimd-from-PBE-1000-nvt", "aimd-from-PBE-1000-npt")
@@ -153,12 +156,15 @@ def _relax_work(args: tuple[int, dict, str]) -> int:
     return index
 
 
-def _task_work(args: tuple[dict, dict, str]) -> int:
+def run_task(config: OxideConfig, task: dict, parent: dict, calc) -> dict:
+    """Sample one planned task (a family around a parent) with ``calc``; nothing written.
+
+    Returns ``{"task", "frames" (dicts), "rejected", "error", "seconds"}``; the random
+    stream is ``[seed, 30, task index]``, so a task can be recomputed alone.
+    """
     from pamm.data.sampling import sample_family
     from pamm.data.seeds import make_supercell
 
-    task, parent, out = args
-    config: OxideConfig = _STATE["config"]
     start = time.perf_counter()
     atoms = Atoms(
         numbers=parent["numbers"], positions=parent["positions"], cell=parent["cell"], pbc=True
@@ -167,7 +173,7 @@ def _task_work(args: tuple[dict, dict, str]) -> int:
     rng = np.random.default_rng([config.seed, 30, task["index"]])
     try:
         frames, rejected = sample_family(
-            task["family"], atoms, rng, _calc(), config.recipe, config.frame_filter
+            task["family"], atoms, rng, calc, config.recipe, config.frame_filter
         )
         error = None
     except Exception as err:  # record, do not stop the run
@@ -183,13 +189,18 @@ def _task_work(args: tuple[dict, dict, str]) -> int:
             "parent_name": parent["name"],
             "split": task["split"],
         }
-    result = {
+    return {
         "task": task,
         "frames": [_frame_to_dict(f) for f in frames],
         "rejected": rejected,
         "error": error,
         "seconds": round(time.perf_counter() - start, 2),
     }
+
+
+def _task_work(args: tuple[dict, dict, str]) -> int:
+    task, parent, out = args
+    result = run_task(_STATE["config"], task, parent, _calc())
     atomic_write_bytes(
         Path(out) / f"task_{task['index']:05d}.json.gz", gzip.compress(json.dumps(result).encode())
     )
@@ -360,9 +371,8 @@ def generate_oxides(
     if stop_after == "tasks":
         return None
     card = _assemble(config, out_dir, state, entries, results)
-    atomic_write_bytes(
-        out_dir / CANDIDATE_RECORD, gzip.compress(json.dumps(cands).encode(), 9, mtime=0)
-    )
+    for name, record in ((CANDIDATE_RECORD, cands), (PARENT_RECORD, state)):
+        atomic_write_bytes(out_dir / name, gzip.compress(json.dumps(record).encode(), 9, mtime=0))
     card["run"] = {
         "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
         "workers": workers,
