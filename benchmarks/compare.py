@@ -47,7 +47,7 @@ from pamm.train import (  # noqa: E402
 )
 
 RUN_SCHEMA = "pamm-compare-run/1"
-SPLITS = ("val", "test", "heldout")
+SPLITS = ("val", "test", "heldout", "heldout_chemistry")
 DEMO_VARIANTS = ("baseline", "gate", "affine")
 #: structures of the stored test order re-scored by tests/assets/test_checkpoints.py
 DEMO_CHECK_STRUCTURES = 20
@@ -103,6 +103,19 @@ def _references(data: Path, out: Path) -> References:
         },
     )
     return refs
+
+
+def _write_errors(path: Path, rows: dict, variant: str, seed: int) -> None:
+    """Per-structure errors of every scored split, for the paired bootstrap."""
+    import pandas as pd
+
+    from pamm.plumbing import atomic_write_parquet
+
+    table = pd.concat(
+        [r.assign(split=split, variant=variant, seed=seed) for split, r in rows.items()],
+        ignore_index=True,
+    )
+    atomic_write_parquet(path, table)
 
 
 def _param_counts(predictor) -> dict[str, int]:
@@ -163,8 +176,12 @@ def train_and_score(
     predictor = load_predictor(checkpoint)
     splits = {s: args.data / s for s in SPLITS if (args.data / s).is_dir()}
     start = time.time()
+    rows: dict = {}
     metrics = evaluate_checkpoint(
-        checkpoint, splits, limit=args.eval_limit, batch_size=8, predictor=predictor
+        checkpoint, splits, limit=args.eval_limit, batch_size=8, predictor=predictor, rows_out=rows
+    )
+    _write_errors(
+        args.out / "runs" / f"{run_name(variant, seed)}.errors.parquet", rows, variant, seed
     )
     import fairchem.core
     import torch

@@ -18,6 +18,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from benchmarks.compare_stats import claim_verdicts, load_errors
 from pamm.plumbing import atomic_write_json, atomic_write_text
 
 __all__ = ["SUMMARY_SCHEMA", "fmt", "load_runs", "mean_std", "summarize_runs", "write_table"]
@@ -25,7 +26,8 @@ __all__ = ["SUMMARY_SCHEMA", "fmt", "load_runs", "mean_std", "summarize_runs", "
 SUMMARY_SCHEMA = "pamm-compare/1"
 METRICS = ("energy_mae_mev_per_atom", "force_mae_mev_per_a", "stress_mae_mev_per_a3")
 SHORT = {"energy_mae_mev_per_atom": "E", "force_mae_mev_per_a": "F", "stress_mae_mev_per_a3": "S"}
-ORDER = ("baseline", "gate", "affine", "pair_only", "triplet_only", "random_bucket", "mlp")
+ORDER = ("baseline", "gate", "affine", "gate_hard", "affine_hard", "pair_only", "triplet_only",
+         "random_bucket", "mlp")  # fmt: skip
 #: seeds asked for by the issue: 3 for the main variants, >= 1 for the controls
 DEFAULT_EXPECTED = {"baseline": 3, "gate": 3, "affine": 3, "pair_only": 1, "triplet_only": 1,
                     "random_bucket": 1, "mlp": 1}  # fmt: skip
@@ -230,6 +232,7 @@ def render_markdown(summary: dict) -> str:
             "",
             *markdown_table(head[4:], [cells]),
         ]
+    lines += _claims_table(summary.get("claims", {}))
     missing = summary["missing_seeds"]
     lines += [
         "",
@@ -238,6 +241,38 @@ def render_markdown(summary: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _claims_table(claims: dict[str, list[dict]]) -> list[str]:
+    """One table per lookup pair: claim, Δ = A − B with its 95 % interval, verdict."""
+    lines = []
+    for pair, rows in claims.items():
+        title = "conservative (smooth) pair" if pair == "smooth" else "hard-lookup pair"
+        lines += [
+            "",
+            f"## The paper's claims, {title}",
+            "",
+            "Δ = A − B (lower is better), pooled over paired seeds and test tasks; 95 % "
+            "interval of a two-level bootstrap (seeds, then tasks, with replacement). "
+            "Reproduced: the interval is below 0; not reproduced: above 0; else inconclusive.",
+            "",
+        ]
+        cells = []
+        for r in rows:
+            unit = "meV/atom" if r["metric"].startswith("energy") else "meV/Å"
+            stat = (
+                f"{r['delta']:+.2f} [{r['ci95'][0]:+.2f}, {r['ci95'][1]:+.2f}] {unit}"
+                if "delta" in r
+                else "-"
+            )
+            seeds = str(len(r.get("seeds", [])))
+            cells.append(
+                [r["claim"], f"{r['a']} − {r['b']}", r["split"], seeds, stat, r["verdict"]]
+            )
+        lines += markdown_table(
+            ["claim", "A − B", "split", "seeds", "Δ [95 % CI]", "verdict"], cells
+        )
+    return lines
 
 
 def write_table(out: str | Path, expected_seeds: str | None = None) -> dict:
@@ -250,6 +285,11 @@ def write_table(out: str | Path, expected_seeds: str | None = None) -> dict:
     reference = out / "composition_only.json"
     if reference.is_file():
         summary["composition_only"] = json.loads(reference.read_text())["metrics"]
+    errors = load_errors(out)
+    if len(errors):
+        summary["claims"] = {
+            name: claim_verdicts(errors, pair) for name, pair in (("smooth", ""), ("hard", "_hard"))
+        }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "results.json", summary, indent=1, sort_keys=True)
     atomic_write_text(out / "results.md", render_markdown(summary))

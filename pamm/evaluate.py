@@ -160,11 +160,13 @@ def evaluate_checkpoint(
     limit: int | None = None,
     batch_size: int = 8,
     predictor=None,
+    rows_out: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, dict]:
     """Metrics of ``checkpoint`` on each named split: ``{split: summarize(...)}``.
 
     ``limit`` keeps the first ``limit`` structures of every split (stored order), so the
-    same call always scores the same structures. Pass ``predictor`` to reuse a loaded unit.
+    same call always scores the same structures. Pass ``predictor`` to reuse a loaded unit,
+    and a dict as ``rows_out`` to receive each split's :func:`structure_errors` rows.
     """
     predictor = predictor if predictor is not None else load_predictor(checkpoint)
     items = split_dirs.items() if isinstance(split_dirs, dict) else split_dirs
@@ -172,6 +174,8 @@ def evaluate_checkpoint(
     for name, folder in items:
         rows = structure_errors(predictor, read_split(folder, limit=limit), batch_size=batch_size)
         summary = summarize(rows)
+        if rows_out is not None:
+            rows_out[name] = rows
         bad = [k for k in METRIC_NAMES if not math.isfinite(summary["overall"][k])]
         if bad:
             raise ValueError(f"{checkpoint} on {name}: non-finite metrics {bad}")

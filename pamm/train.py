@@ -53,6 +53,8 @@ VARIANTS: dict[str, str] = {
     "baseline": "baseline.yaml",
     "gate": "pamm_gate.yaml",
     "affine": "pamm_affine.yaml",
+    "gate_hard": "pamm_gate_hard.yaml",
+    "affine_hard": "pamm_affine_hard.yaml",
     "pair_only": "pair_only.yaml",
     "triplet_only": "triplet_only.yaml",
     "random_bucket": "random_bucket.yaml",

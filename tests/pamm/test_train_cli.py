@@ -28,14 +28,16 @@ from pamm.train import (
 from pamm_lab.cli import main as pamm_main
 
 EMT_ELEMENTS = ("Cu", "Al", "Ni", "Au", "Pt")
-EXPECTED_MODE = {
-    "baseline": ("baseline", "gate"),
-    "gate": ("pamm", "gate"),
-    "affine": ("pamm", "affine"),
-    "pair_only": ("pair_only", "gate"),
-    "triplet_only": ("triplet_only", "gate"),
-    "random_bucket": ("random_bucket", "gate"),
-    "mlp": ("mlp", "gate"),
+EXPECTED_MODE = {  # mode, fusion, lookup
+    "baseline": ("baseline", "gate", "smooth"),
+    "gate": ("pamm", "gate", "smooth"),
+    "affine": ("pamm", "affine", "smooth"),
+    "gate_hard": ("pamm", "gate", "hard"),
+    "affine_hard": ("pamm", "affine", "hard"),
+    "pair_only": ("pair_only", "gate", "smooth"),
+    "triplet_only": ("triplet_only", "gate", "smooth"),
+    "random_bucket": ("random_bucket", "gate", "smooth"),
+    "mlp": ("mlp", "gate", "smooth"),
 }
 
 
@@ -91,7 +93,7 @@ def test_every_variant_composes_to_its_spec(variant: str, tmp_path: Path) -> Non
     backbone = unit.model.backbone
     assert backbone.model == "pamm.backbone.PaMMBackbone"
     spec = MotifMemorySpec.from_dict(dict(backbone.pamm))
-    assert (spec.mode, spec.fusion) == EXPECTED_MODE[variant]
+    assert (spec.mode, spec.fusion, spec.lookup) == EXPECTED_MODE[variant]
     assert spec.cutoff == backbone.cutoff == 6.0
     assert backbone.regress_stress and not backbone.direct_forces
     assert [t.name for t in unit.tasks] == ["energy", "forces", "stress"]
