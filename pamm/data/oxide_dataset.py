@@ -57,6 +57,7 @@ class OxideConfig:
     per_prototype: int = 2
     pyxtal_per_composition: int = 6
     extra_per_prototype: int = 3  # Li/Al assignments of 3–4-species prototypes, appended
+    all_multication: bool = True  # then all other assignments of those prototypes
     relax_max_steps: int = 150
     max_atoms_random: int = 24  # pyxtal candidates above this are not relaxed
     max_above_lowest: float = 0.3  # eV/atom above the lowest parent of the same formula
@@ -248,6 +249,7 @@ def _stage_candidates(config: OxideConfig, work: Path) -> list[dict]:
         per_prototype=config.per_prototype,
         pyxtal_per_composition=config.pyxtal_per_composition,
         extra_per_prototype=config.extra_per_prototype,
+        all_multication=config.all_multication,
     )
     cands = [
         {
