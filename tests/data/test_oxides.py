@@ -103,3 +103,14 @@ def test_aflow_extra_candidates_add_li_and_al_ternaries() -> None:
     taken = {c.name for c in first[::2]}
     second = aflow_extra_candidates(np.random.default_rng(0), taken=taken, per_prototype=3)
     assert not {c.name for c in second} & taken
+
+
+def test_all_multication_assignments_extend_the_extras() -> None:
+    first = aflow_extra_candidates(np.random.default_rng(0), taken=set(), per_prototype=3)
+    taken = {c.name for c in first}
+    rest = aflow_extra_candidates(
+        np.random.default_rng(1), taken=taken, per_prototype=10**6, wanted=frozenset(CATIONS)
+    )
+    assert not {c.name for c in rest} & taken
+    assert len(rest) >= 150  # every assignment: ~300 of the 3-4-species prototypes in all
+    assert any(not set(c.atoms.get_chemical_symbols()) & {"Li", "Al"} for c in rest)
