@@ -1,0 +1,82 @@
+"""Planted motif terms: conservative (finite differences), local, symmetric, added to labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from pamm.data.planted import PlantedMotif, plant, planted_labels
+from pamm.testing import random_rotation, rotate_atoms
+
+PAIR = PlantedMotif("pair", ("O", "Si"), centre=1.65, half_width=0.05, strength=0.02)
+TRIPLET = PlantedMotif("triplet", ("O", "Si", "O"), centre=109.0, half_width=15.0, strength=0.05)
+
+
+def _silica(seed: int = 0) -> Atoms:
+    """A rattled cell holding an SiO4 tetrahedron (Si–O 1.62 Å, O–Si–O ≈ 109.5°) and an Si."""
+    tetra = 1.62 / np.sqrt(3) * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]])
+    positions = np.vstack([[0.0, 0.0, 0.0], tetra, [2.9, 2.8, 2.7]])
+    atoms = Atoms("SiO4Si", positions=positions, cell=np.diag([5.6, 5.8, 6.0]), pbc=True)
+    atoms.rattle(0.03, seed=seed)
+    return atoms
+
+
+@pytest.mark.parametrize("motif", [PAIR, TRIPLET], ids=["pair", "triplet"])
+def test_forces_and_stress_are_derivatives_of_the_energy(motif) -> None:
+    atoms = _silica()
+    energy, forces, stress = planted_labels(atoms, motif)
+    assert energy > 1e-4 and np.abs(forces).max() > 1e-4  # the motif occurs, off-centre
+    h = 1e-5
+    for a, c in [(0, 0), (2, 1), (3, 2), (5, 0)]:
+        plus, minus = atoms.copy(), atoms.copy()
+        plus.positions[a, c] += h
+        minus.positions[a, c] -= h
+        fd = -(planted_labels(plus, motif)[0] - planted_labels(minus, motif)[0]) / (2 * h)
+        assert forces[a, c] == pytest.approx(fd, rel=1e-5, abs=1e-9)
+    # stress: symmetric strain of the cell and positions, ASE convention σ = (1/V) dE/dε
+    for k, (p, q) in enumerate([(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]):
+        eps = np.zeros((3, 3))
+        eps[p, q] = eps[q, p] = h
+        values = []
+        for sign in (1, -1):
+            strained = atoms.copy()
+            strained.set_cell(atoms.cell.array @ (np.eye(3) + sign * eps), scale_atoms=True)
+            values.append(planted_labels(strained, motif)[0])
+        dedeps = (values[0] - values[1]) / (2 * h) / (1 if p == q else 2)
+        assert stress[k] == pytest.approx(dedeps / atoms.get_volume(), rel=1e-5, abs=1e-10)
+
+
+@pytest.mark.parametrize("motif", [PAIR, TRIPLET], ids=["pair", "triplet"])
+def test_term_is_local_and_invariant(motif) -> None:
+    atoms = _silica(1)
+    energy, forces, _ = planted_labels(atoms, motif)
+    rng = np.random.default_rng(0)
+    rot = random_rotation(rng)
+    moved = rotate_atoms(atoms, rot, rng.normal(size=3))
+    e2, f2, _ = planted_labels(moved, motif)
+    assert e2 == pytest.approx(energy, rel=1e-10)
+    np.testing.assert_allclose(f2, forces @ rot.T, atol=1e-10)
+    # no Si: nothing planted; the motif's elements elsewhere do not count
+    mgo = bulk("MgO", "rocksalt", a=4.2)
+    assert planted_labels(mgo, motif)[0] == 0.0
+    # a pair outside the bump's window contributes nothing
+    far = PlantedMotif("pair", ("O", "Si"), centre=2.5, half_width=0.05, strength=1.0)
+    assert planted_labels(atoms, far)[0] == 0.0
+
+
+def test_plant_adds_the_term_to_the_labels() -> None:
+    atoms = _silica()
+    atoms.calc = SinglePointCalculator(
+        atoms, energy=-10.0, forces=np.ones((6, 3)), stress=np.full(6, 0.01)
+    )
+    (planted,) = plant([atoms], PAIR)
+    e, f, s = planted_labels(atoms, PAIR)
+    assert planted.get_potential_energy() == pytest.approx(-10.0 + e)
+    np.testing.assert_allclose(planted.get_forces(), 1.0 + f)
+    np.testing.assert_allclose(planted.get_stress(), 0.01 + s)
+    assert planted.info["planted_energy"] == pytest.approx(e)
+    with pytest.raises(ValueError, match="element symbols"):
+        PlantedMotif("triplet", ("O", "Si"), centre=100.0, half_width=5.0, strength=1.0)
