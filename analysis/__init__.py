@@ -37,6 +37,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "analysis.motifs": ("bucket_ids", "motif_labels", "motif_table"),
     "analysis.pipeline": ("run_analysis",),
     "analysis.probe_artifacts": ("load_probes",),
+    "analysis.profiles": ("motif_profile", "profile_elements"),
     "analysis.probes": (
         "Predictions",
         "ablation_effect",

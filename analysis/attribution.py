@@ -72,10 +72,12 @@ def _force_graph(model: torch.nn.Module):
 
 
 def _lookup_frame(
-    table, rows, bucket, grad_e, grad_f, repl, structure, gate, weight=None
+    table, rows, bucket, grad_e, grad_f, repl, structure, gate, key=None, weight=None
 ) -> pd.DataFrame:
-    """Per (lookup, head) first-order contributions -> summed per (head, bucket, structure).
+    """Per (lookup, head) first-order contributions -> summed per (head, bucket, structure),
+    and per key too when ``key`` is given.
 
+    ``key`` [N]: the motif key each lookup read (smooth lookups: the slot's blend key);
     ``weight`` [N]: the lookups' weights (smooth lookups; n_lookups then sums weighted mass).
     """
     n, heads = bucket.shape
@@ -96,7 +98,10 @@ def _lookup_frame(
     frame = pd.DataFrame(data)
     if weight is not None:  # a row read with weight 0 has no effect: not a use
         frame = frame[frame["n_lookups"] > 0]
-    frame = frame.groupby(["head", "bucket", "structure"], as_index=False).sum()
+    if key is not None:
+        frame["key"] = np.repeat(key, heads)[frame.index]
+    by = ["head", "bucket", "structure"] + ([] if key is None else ["key"])
+    frame = frame.groupby(by, as_index=False).sum()
     frame.insert(0, "table", table)
     return frame
 
@@ -110,10 +115,12 @@ def bucket_attribution(
     batch_size: int = 8,
     seed: int = 0,
     progress: Progress | None = None,
+    by_key: bool = False,
 ) -> pd.DataFrame:
     """First-order effect of replacing each occupied bucket, per structure where it fires.
 
-    One row per (table, head, bucket, structure): n_lookups, gate_sum (sum of the per-edge
+    One row per (table, head, bucket, structure) (``by_key``: per motif key too, the input of
+    ``analysis.profiles``): n_lookups, gate_sum (sum of the per-edge
     mean gate over the lookups; with smooth lookups both are weighted by the lookup
     weights, i.e. masses), d_energy (meV/atom) and, with ``forces``, d_force_rms
     (meV/Å; needs a second, double backward). Aggregate with ``bucket_effects``.
@@ -158,9 +165,11 @@ def bucket_attribution(
             edge = np.arange(len(centre_structure)) if t == "pair" else rec.keys.triplet_edge
             edge = np.asarray(edge)
             weight = None
+            key = getattr(rec.keys, f"{t}_key").numpy()
             if rec.weighted:  # smooth: two rows per edge / triplet, in (item, slot) order
                 edge = np.repeat(edge, 2)
                 weight = getattr(rec, f"{t}_weight").double().numpy().reshape(-1)
+                key = getattr(rec.keys, f"{t}_blend_key").numpy().reshape(-1)
             frames.append(
                 _lookup_frame(
                     t,
@@ -171,6 +180,7 @@ def bucket_attribution(
                     repls[t],
                     centre_structure[edge],
                     rec.gate_mean.numpy()[edge],
+                    key if by_key else None,
                     weight,
                 )
             )
