@@ -5,8 +5,10 @@
 For each finished run of ``benchmarks/compare.py`` (its record names the checkpoint; the
 step-0 checkpoint beside it holds the initial weights) on ``--structures`` training
 structures: fraction of table rows hit and motifs per hit row, the per-edge gate mean
-(saturation), the relative change of hit and un-hit table rows since step 0, and the norms
-of the zero-initialised fusion weights (W_v, W_gamma). Writes ``OUT/diagnostics.json``.
+(saturation; selectivity = shares of edges with g < 0.2 and > 0.8; the spread of the
+per-motif mean gate), the relative change of hit and un-hit table rows since step 0 and the
+share of hit rows that moved more than 50 % of their initial norm, and the norms of the
+zero-initialised fusion weights (W_v, W_gamma). Writes ``OUT/diagnostics.json``.
 """
 
 from __future__ import annotations
@@ -70,7 +72,21 @@ def diagnose(record: dict, train_dir: Path, n_structures: int) -> dict:
         "gate_std": float(gate.std()),
         "gate_frac_below_0.05": float((gate < 0.05).float().mean()),
         "gate_frac_above_0.95": float((gate > 0.95).float().mean()),
+        # selectivity: edges whose gate is decidedly shut or open
+        "gate_frac_below_0.2": float((gate < 0.2).float().mean()),
+        "gate_frac_above_0.8": float((gate > 0.8).float().mean()),
     }
+    if pair_keys:  # spread of the per-motif mean gate (pair motifs seen >= 10 times)
+        keys = torch.cat(pair_keys)
+        uniq, inv, counts = keys.unique(return_inverse=True, return_counts=True)
+        means = torch.zeros(len(uniq)).index_add(0, inv, gate) / counts
+        common = means[counts >= 10]
+        out["gate_per_motif_std"] = float(common.std()) if len(common) > 1 else 0.0
+        out["gate_per_motif_p5_p95"] = (
+            [float(x) for x in torch.quantile(common, torch.tensor([0.05, 0.95]))]
+            if len(common) > 1
+            else []
+        )
     s0, s1 = _state(start), _state(final)
     for name, buckets in (("pair", pair), ("triplet", trip)):
         if not buckets:
@@ -86,6 +102,7 @@ def diagnose(record: dict, train_dir: Path, n_structures: int) -> dict:
         out[f"{name}_lookups"] = int(b.shape[0])
         out[f"{name}_rel_change_hit_rows"] = float(delta[hit].mean())
         out[f"{name}_rel_change_unhit_rows"] = float(delta[~hit].mean()) if (~hit).any() else 0.0
+        out[f"{name}_hit_rows_moved_over_half"] = float((delta[hit] > 0.5).float().mean())
     if pair_keys:
         keys = torch.cat(pair_keys)
         out["pair_distinct_keys"] = int(keys.unique().numel())
