@@ -109,8 +109,9 @@ def _relax(atoms, rng, recipe, filt, calc, rejected):
     start.positions = start.positions + rng.normal(
         0, rng.uniform(0.05, 0.15), start.positions.shape
     )
-    if (problem := frame_problem(start, filt)) is not None:
-        return [], {problem: 1}
+    if (problem := frame_problem(start, filt)) is not None:  # an unusable start: no frames
+        rejected[problem] = rejected.get(problem, 0) + 1
+        return []
     start.calc = calc
     opt = FIRE(FrechetCellFilter(start), logfile=None, maxstep=0.2)
     trajectory: list[Atoms] = []

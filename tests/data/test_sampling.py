@@ -81,3 +81,13 @@ def test_unknown_family_and_bad_recipe_are_refused() -> None:
         sample_family("rattled-42", _parent(), np.random.default_rng(0), _calc())
     with pytest.raises(ValueError, match="rattle_frames"):
         SamplingRecipe(rattle_pool=2, rattle_frames=3)
+
+
+def test_an_unusable_relaxation_start_gives_no_frames_and_is_counted() -> None:
+    """A start that fails the frame filter (here: any bond shorter than 1.99 x the summed
+    covalent radii) is rejected and counted; the task then has no frames (a list)."""
+    strict = FrameFilter(contact_factor=1.99)
+    frames, rejected = sample_family(
+        "rattled-relax", _parent(), np.random.default_rng(0), _calc(), SMALL, strict
+    )
+    assert frames == [] and sum(rejected.values()) == 1, rejected
