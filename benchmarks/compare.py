@@ -286,13 +286,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 failed.append(name)
             finally:
                 lock.unlink(missing_ok=True)
-    write_table(args.out)
+    write_table(args.out, data=args.data)
     return 1 if failed else 0
 
 
 def cmd_table(args: argparse.Namespace) -> int:
     """Write results.json + results.md from the finished runs."""
-    summary = write_table(args.out, expected_seeds=args.expect)
+    summary = write_table(args.out, expected_seeds=args.expect, data=args.data)
     print(f"compare: {len(summary['runs'])} runs -> {args.out / 'results.md'}")
     return 0
 
@@ -316,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     table = sub.add_parser("table", help="aggregate finished runs into results.{json,md}")
     table.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     table.add_argument("--expect", default=None, help="e.g. baseline:3,gate:3,mlp:1")
+    table.add_argument("--data", type=Path, default=ROOT / "assets" / "data")
     demo = sub.add_parser("export-demo", help="copy seed-0 checkpoints to assets/checkpoints")
     demo.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     demo.add_argument("--data", type=Path, default=ROOT / "assets" / "data")

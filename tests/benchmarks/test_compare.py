@@ -81,9 +81,22 @@ def test_tiny_compare_run_writes_finite_results_and_resumes(tiny_data, tmp_path)
     summary = json.loads((out / "results.json").read_text())
     assert summary["schema"] == "pamm-compare/1"
     assert set(summary["variants"]) == {"baseline", "gate"}
-    assert summary["missing_seeds"]["affine"] == 3 and summary["missing_seeds"]["gate"] == 2
+    assert summary["missing_seeds"]["affine"] == 5 and summary["missing_seeds"]["gate"] == 4
     md = " ".join((out / "results.md").read_text().split())  # table padding aside
-    assert "| baseline | 1 |" in md and "| gate | 1 |" in md and "affine (3 seed(s))" in md
+    assert "| baseline | 1 |" in md and "| gate | 1 |" in md and "affine (5 seed(s))" in md
+    # per-structure errors of every scored split feed the paired bootstrap and the verdicts
+    import pandas as pd
+
+    errors = pd.read_parquet(out / "runs" / "gate_s0.errors.parquet")
+    assert len(errors) == 12 and set(errors["split"]) == {"val", "test", "heldout"}
+    claims = {c["claim"]: c for c in summary["claims"]["smooth"]}
+    gate_e = claims["gate beats baseline (E)"]
+    assert gate_e["seeds"] == [0] and gate_e["verdict"] in {
+        "reproduced", "not reproduced", "inconclusive"}  # fmt: skip
+    lo, hi = gate_e["ci95"]
+    assert lo <= gate_e["delta"] <= hi
+    assert claims["gate beats mlp (E)"]["verdict"] == "not run"
+    assert "The paper's claims, conservative (smooth) pair" in md
     reference = json.loads((out / "composition_only.json").read_text())["metrics"]["test"]
     assert all(math.isfinite(reference["overall"][k]) for k in METRICS)
     assert "composition only" in md
