@@ -245,7 +245,8 @@ def _mapped(
     options = [
         m
         for m in _assignments(counts, anion)
-        if wanted & set(m.values()) and f"{name}:{_mapped_formula(structure, m)}" not in taken
+        if wanted & set(m.values())
+        and (not taken or f"{name}:{_mapped_formula(structure, m)}" not in taken)
     ]
     picked = rng.permutation(len(options))[:per_structure] if options else []
     atoms = AseAtomsAdaptor.get_atoms(structure)
