@@ -36,7 +36,7 @@ from pamm.ablation import Ablation, replacement_rows
 from pamm.capture import capture, find_pamm_backbone
 from pamm.plumbing import atoms_to_batch
 
-__all__ = ["attribution_agreement", "bucket_attribution", "bucket_effects"]
+__all__ = ["attribution_agreement", "bucket_attribution", "bucket_effects", "per_bucket"]
 
 
 @contextmanager
@@ -189,8 +189,26 @@ def bucket_attribution(
     return pd.concat(frames, ignore_index=True)
 
 
+#: the rows of ``bucket_attribution`` without ``by_key``
+_BUCKET_ROW = ["table", "head", "bucket", "structure"]
+
+
+def per_bucket(per_structure: pd.DataFrame) -> pd.DataFrame:
+    """``bucket_attribution`` rows summed over ``key``: one per (table, head, bucket,
+    structure), as without ``by_key`` (the effects are sums over lookups, so they add);
+    rows without a ``key`` column are returned as they are."""
+    if "key" not in per_structure:
+        return per_structure
+    cols = [c for c in ("n_lookups", "gate_sum", "d_energy", "d_force_rms") if c in per_structure]
+    return per_structure.groupby(_BUCKET_ROW, as_index=False)[cols].sum()
+
+
 def bucket_effects(per_structure: pd.DataFrame) -> pd.DataFrame:
-    """Per bucket: n_structures, n_lookups, gate_mean, mean (signed and absolute) effects."""
+    """Per bucket: n_structures, n_lookups, gate_mean, mean (signed and absolute) effects.
+
+    Takes ``bucket_attribution`` rows with or without ``by_key`` (summed over keys first).
+    """
+    per_structure = per_bucket(per_structure)
     frame = per_structure.assign(
         abs_d_energy=per_structure["d_energy"].abs(),
         **(

@@ -3,14 +3,18 @@
 ``pamm analyze --probes N`` runs ``analysis.reliance.probe_run`` on N evenly spaced
 dataset structures (``probe_structures``) and writes, atomically, into the run:
 
-- ``attribution.parquet``: first-order effect per (table, head, bucket, structure);
+- ``attribution.parquet``: first-order effect per (table, head, bucket, structure, motif
+  key): the input of the motif profiles (``analysis.profiles``); per-bucket consumers
+  sum over keys (``analysis.attribution.per_bucket``);
 - ``attribution_agreement.parquet``: the top-k buckets, first-order vs exact ablation;
 - ``reliance.parquet`` / ``reliance_atoms.parquet``: memory / pair / triplet off;
 - ``probes.json``: settings (n_structures, replace, top_k, batch_size, seed), the probed
   ``dataset_index`` and ``families``, the Spearman correlations and timings.
 
 Columns: ``analysis.schema.PROBE_ARTIFACTS``. The artifact is optional: runs without it
-load as before and ``load_probes`` returns None. ``load_probes`` returns the same dict as
+load as before and ``load_probes`` returns None. Artifacts of an older probes version
+load without the columns added since (``PROBES_ADDED``: a version-1 attribution has no
+``key``, so no motif profiles). ``load_probes`` returns the same dict as
 ``probe_run`` (derived tables recomputed from the stored ones) plus ``settings``,
 ``dataset_index``, ``families`` and ``timings_s``.
 """
@@ -32,11 +36,12 @@ from analysis.attribution import bucket_effects
 from analysis.data import StructureSource
 from analysis.io import RunError
 from analysis.reliance import gate_vs_effect, probe_run, probe_structures, reliance_summary
-from analysis.schema import PROBE_ARTIFACTS, PROBES_JSON, PROBES_VERSION
+from analysis.schema import PROBE_ARTIFACTS, PROBES_ADDED, PROBES_JSON, PROBES_VERSION
 from pamm.ablation import REPLACEMENTS
 from pamm.plumbing import atomic_write_json, atomic_write_parquet
 
 __all__ = [
+    "READABLE_VERSIONS",
     "compute_probes",
     "copy_probes",
     "has_probes",
@@ -144,12 +149,21 @@ def copy_probes(src: str | Path, dst: str | Path) -> None:
         shutil.copy2(Path(src) / file, Path(dst) / file)
 
 
-def _read(path: Path) -> pd.DataFrame:
+#: probes versions ``load_probes`` reads (older ones lack the ``PROBES_ADDED`` columns)
+READABLE_VERSIONS = (1, PROBES_VERSION)
+
+
+def _read(path: Path, version: int) -> pd.DataFrame:
     try:
         names = pq.read_schema(path).names
     except Exception as err:
         raise RunError(f"{path}: unreadable Parquet ({err})") from err
-    missing = [c.name for c in PROBE_ARTIFACTS[path.name] if c.name not in names]
+    required = [
+        c.name
+        for c in PROBE_ARTIFACTS[path.name]
+        if PROBES_ADDED.get((path.name, c.name), 0) <= version
+    ]
+    missing = [c for c in required if c not in names]
     if missing:
         raise RunError(f"{path}: missing column(s) {missing}")
     return pd.read_parquet(path)
@@ -158,7 +172,8 @@ def _read(path: Path) -> pd.DataFrame:
 def load_probes(run_dir: str | Path) -> dict[str, Any] | None:
     """The stored probes of ``run_dir`` as ``probe_run`` returns them, or None if absent.
 
-    Raises ``RunError`` naming the file when the artifact is incomplete or malformed.
+    A version-1 artifact loads too; its ``attribution`` has no ``key`` column. Raises
+    ``RunError`` naming the file when the artifact is incomplete or malformed.
     """
     run_dir = Path(run_dir)
     meta_path = run_dir / PROBES_JSON
@@ -169,13 +184,15 @@ def load_probes(run_dir: str | Path) -> dict[str, Any] | None:
     except json.JSONDecodeError as err:
         raise RunError(f"{meta_path}: not valid JSON ({err})") from err
     version = meta.get("settings", {}).get("version")
-    if version != PROBES_VERSION:
-        raise RunError(f"{meta_path}: probes version {version}, this code reads {PROBES_VERSION}")
+    if version not in READABLE_VERSIONS:
+        raise RunError(
+            f"{meta_path}: probes version {version}, this code reads {READABLE_VERSIONS}"
+        )
     out: dict[str, Any] = {}
     for key, file in _FRAMES.items():
         if not (run_dir / file).is_file():
             raise RunError(f"{run_dir / file}: missing (probes.json names it); re-run analyze")
-        out[key] = _read(run_dir / file)
+        out[key] = _read(run_dir / file, version)
     out["attribution"] = out["attribution"].drop(columns="dataset_index")
     out["effects"] = bucket_effects(out["attribution"])
     out["gate_vs_effect"] = gate_vs_effect(out["effects"])

@@ -20,6 +20,8 @@ number of structures analysed (meV/atom per structure). Beside it, the lookup co
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from ase.data import atomic_numbers
@@ -27,7 +29,67 @@ from ase.data import atomic_numbers
 from pamm.keys import pack_pair_key, pack_triplet_key, unpack_pair_key, unpack_triplet_key
 from pamm.spec import MotifMemorySpec
 
-__all__ = ["motif_profile", "profile_elements"]
+__all__ = [
+    "REFERENCE_RANGES",
+    "ReferenceRange",
+    "motif_profile",
+    "profile_elements",
+    "reference_ranges",
+]
+
+
+@dataclass(frozen=True)
+class ReferenceRange:
+    """The bin range of a known environment of one motif, to mark on its profile.
+
+    ``elements`` in the memory's key order: (Zj, Zi) = (neighbour, centre) for pairs, so
+    Si–O bonds around a Si centre are ``("O", "Si")``; (Zj, Zi, Zk) for triplets, the
+    angle j–i–k at the centre i. ``lo``/``hi`` in Å (pairs) or degrees (triplets).
+    """
+
+    table: str
+    elements: tuple[str, ...]
+    lo: float
+    hi: float
+    tag: str  # a few characters, marked on the chart
+    label: str
+
+
+#: Typical bond lengths and bond angles of common oxide environments: literature ranges
+#: (crystal-structure compilations, e.g. Shannon's radii and the structures of quartz,
+#: stishovite, rutile, anatase, corundum, periclase, zincite, Li2O), rounded to cover the
+#: usual spread. Neither pymatgen nor ASE ships such a table. The demo labels are CHGNet
+#: (PBE-like) and relaxed cells there run ~1 % long. Checked against pymatgen's bundled
+#: SiO2 (Si–O 1.63 Å, O–Si–O 108–111°), SrTiO3 (Ti–O 1.95 Å, 90°/180°) and Li2O (2.01 Å).
+REFERENCE_RANGES: tuple[ReferenceRange, ...] = (
+    ReferenceRange("pair", ("O", "Si"), 1.58, 1.68, "SiO4", "SiO4 tetrahedra (quartz, silicates)"),
+    ReferenceRange("pair", ("O", "Si"), 1.75, 1.82, "SiO6", "SiO6 octahedra (stishovite)"),
+    ReferenceRange("pair", ("O", "Ti"), 1.78, 1.85, "TiO4", "TiO4 tetrahedra (orthotitanates)"),
+    ReferenceRange("pair", ("O", "Ti"), 1.93, 2.00, "TiO6", "TiO6 octahedra (rutile, anatase)"),
+    ReferenceRange("pair", ("O", "Al"), 1.72, 1.80, "AlO4", "AlO4 tetrahedra"),
+    ReferenceRange("pair", ("O", "Al"), 1.85, 1.97, "AlO6", "AlO6 octahedra (corundum)"),
+    ReferenceRange("pair", ("O", "Mg"), 2.05, 2.15, "MgO6", "MgO6 octahedra (periclase)"),
+    ReferenceRange("pair", ("O", "Zn"), 1.93, 2.00, "ZnO4", "ZnO4 tetrahedra (zincite)"),
+    ReferenceRange("pair", ("O", "Ca"), 2.30, 2.50, "CaO6-8", "CaO6–CaO8 (lime, silicates)"),
+    ReferenceRange("pair", ("O", "Li"), 1.90, 2.02, "LiO4", "LiO4 tetrahedra (Li2O)"),
+    ReferenceRange("triplet", ("O", "Si", "O"), 105.0, 114.0, "SiO4",
+                   "O–Si–O in SiO4 tetrahedra (109.5° ideal)"),
+    ReferenceRange("triplet", ("O", "Ti", "O"), 78.0, 102.0, "cis",
+                   "cis O–Ti–O in TiO6 (rutile 81°/90°/99°, anatase 78°/92°/102°)"),
+    ReferenceRange("triplet", ("O", "Ti", "O"), 155.0, 180.0, "trans",
+                   "trans O–Ti–O in TiO6 (rutile 180°, anatase ~155°)"),
+)  # fmt: skip
+
+
+def reference_ranges(table: str, elements: tuple[str, ...]) -> list[ReferenceRange]:
+    """The ``REFERENCE_RANGES`` of one motif (key order, see ``ReferenceRange``).
+
+    >>> [r.label for r in reference_ranges("pair", ("O", "Si"))]
+    ['SiO4 tetrahedra (quartz, silicates)', 'SiO6 octahedra (stishovite)']
+    >>> reference_ranges("pair", ("Si", "O"))  # O around a Si centre is ("O", "Si")
+    []
+    """
+    return [r for r in REFERENCE_RANGES if r.table == table and r.elements == tuple(elements)]
 
 
 def _bins(table: str, spec: MotifMemorySpec) -> tuple[int, float]:

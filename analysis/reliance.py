@@ -129,7 +129,8 @@ def probe_run(
 ) -> dict:
     """All probes of one model on ``atoms_list`` (what the Interventions page shows).
 
-    Keys: ``attribution`` (per bucket × structure), ``effects`` (per bucket),
+    Keys: ``attribution`` (per bucket × structure × motif key, ``bucket_attribution`` with
+    ``by_key``: the input of ``analysis.profiles``), ``effects`` (per bucket),
     ``agreement`` (top-k first-order vs exact) and ``spearman`` (dict), ``gate_vs_effect``,
     ``reliance`` / ``reliance_atoms`` (memory/pair/triplet off) and their ``summary``.
     """
@@ -145,6 +146,7 @@ def probe_run(
         replace=replace,
         batch_size=batch_size,
         progress=stage(0.0, 0.4, "attribution"),
+        by_key=True,  # one pass: per-bucket consumers sum over keys (``per_bucket``)
     )
     effects = bucket_effects(per)
     agreement, corr = attribution_agreement(

@@ -24,6 +24,7 @@ __all__ = [
     "MANIFEST_KEYS",
     "NPZ_ARTIFACTS",
     "PARQUET_ARTIFACTS",
+    "PROBES_ADDED",
     "PROBES_JSON",
     "PROBES_VERSION",
     "PROBE_ARTIFACTS",
@@ -181,7 +182,12 @@ NPZ_ARTIFACTS: dict[str, tuple[str, ...]] = {
 JSON_ARTIFACTS = ("metrics.json",)
 
 #: Version of the optional probes artifact (``probes.json["settings"]["version"]``).
-PROBES_VERSION = 1
+#: 2 added the ``key`` column of ``attribution.parquet`` (motif profiles); version-1
+#: artifacts still load, without it (``PROBES_ADDED`` says which columns are newer).
+PROBES_VERSION = 2
+
+#: (artifact, column) -> the probes version that added it (absent from older artifacts)
+PROBES_ADDED: dict[tuple[str, str], int] = {("attribution.parquet", "key"): 2}
 
 #: Settings, probed structures and correlations of the optional probes artifact.
 PROBES_JSON = "probes.json"
@@ -199,8 +205,9 @@ PROBE_ARTIFACTS: dict[str, tuple[Column, ...]] = {
         Column("head", "int64", "hash head"),
         Column("bucket", "int64", "row of the table"),
         Column("structure", "int64", "index among the probed structures"),
+        Column("key", "int64", "motif key the lookups read (smooth: the slot's bin; version 2)"),
         Column("dataset_index", "int64", "index of the structure in the dataset"),
-        Column("n_lookups", "int64", "lookups of this row in this structure"),
+        Column("n_lookups", "int64", "lookups of this row by this key (smooth: summed weights)"),
         Column("gate_sum", "float64", "sum of the per-edge mean gate over those lookups"),
         *_EFFECT_COLUMNS,
     ),

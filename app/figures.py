@@ -6,9 +6,12 @@ Pure functions of their inputs, so they can be tested and cached: pages wrap the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 __all__ = [
     "MAX_LEGEND_CATEGORIES",
@@ -23,6 +26,7 @@ __all__ = [
     "gate_per_family",
     "jsd_heatmap",
     "mass_histogram",
+    "profile_chart",
     "reliance_bars",
     "usage_heatmap",
 ]
@@ -206,3 +210,69 @@ def reliance_bars(per_family: pd.DataFrame) -> go.Figure:
     )  # fmt: skip
     long["switched off"] = long["switched off"].map(_SWITCHED_OFF)
     return px.bar(long, x="family", y="|ΔE| (meV/atom)", color="switched off", barmode="group")
+
+
+#: colours of the profile bars: the memory raises / lowers the energy
+_RAISES, _LOWERS, _COUNTS = "#d62728", "#1f77b4", "#7f7f7f"
+
+
+def profile_chart(
+    profile: pd.DataFrame,
+    *,
+    unit: str,
+    ranges: Sequence[tuple[float, float, str]] = (),
+    pad_bins: int = 2,
+) -> go.Figure:
+    """A motif profile (``analysis.profiles.motif_profile``): the memory's contribution per
+    bin (bars, top) over the occurrence histogram (bars, bottom), sharing the bin axis;
+    ``ranges`` (lo, hi, short label) are shaded on both. The axis spans the occupied bins and
+    the ranges, ``pad_bins`` bins either side.
+
+    >>> prof = pd.DataFrame({"bin": [0, 1, 2], "lo": [0.0, 0.1, 0.2], "hi": [0.1, 0.2, 0.3],
+    ...     "n_lookups": [0.0, 4.0, 1.0], "contribution_mev": [0.0, -2.5, 0.5]})
+    >>> fig = profile_chart(prof, unit="Å", ranges=[(0.12, 0.18, "known")])
+    >>> fig.data[0].y.tolist(), fig.data[1].y.tolist()
+    ([0.0, -2.5, 0.5], [0.0, 4.0, 1.0])
+    >>> [(s.x0, s.x1) for s in fig.layout.shapes if s.type == "rect"]  # one per subplot
+    [(0.12, 0.18), (0.12, 0.18)]
+    """
+    centre = ((profile["lo"] + profile["hi"]) / 2).to_numpy()  # [B]
+    width = (profile["hi"] - profile["lo"]).to_numpy()  # [B]
+    contribution = profile["contribution_mev"].to_numpy(dtype=float)  # [B]
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35], vertical_spacing=0.04,
+    )  # fmt: skip
+    hover = "%{customdata[0]:.4g}–%{customdata[1]:.4g} " + unit
+    fig.add_bar(
+        x=centre, y=contribution, width=width, name="contribution",
+        marker_color=[_RAISES if v > 0 else _LOWERS for v in contribution],
+        customdata=profile[["lo", "hi"]].to_numpy(),
+        hovertemplate=hover + "<br>%{y:.4g} meV/atom<extra></extra>", row=1, col=1,
+    )  # fmt: skip
+    fig.add_bar(
+        x=centre, y=profile["n_lookups"].to_numpy(dtype=float), width=width, name="occurrences",
+        marker_color=_COUNTS, customdata=profile[["lo", "hi"]].to_numpy(),
+        hovertemplate=hover + "<br>%{y:.4g} lookups<extra></extra>", row=2, col=1,
+    )  # fmt: skip
+    for n, (lo, hi, label) in enumerate(ranges):  # labels staggered: ranges may be close
+        shade = {"x0": lo, "x1": hi, "fillcolor": "#2ca02c", "opacity": 0.2, "line_width": 0,
+                 "layer": "below"}  # fmt: skip
+        fig.add_vrect(
+            **shade, row=1, col=1, annotation_text=label, annotation_position="top left",
+            annotation_font_size=11, annotation_yshift=-14 * (n % 2),
+        )  # fmt: skip
+        fig.add_vrect(**shade, row=2, col=1)
+    used = profile[(profile["n_lookups"] > 0) | (contribution != 0)]
+    if len(used) or len(ranges):
+        step = float(width.max()) if len(width) else 0.0
+        los = [*used["lo"], *(r[0] for r in ranges)]
+        his = [*used["hi"], *(r[1] for r in ranges)]
+        lo = max(min(los) - pad_bins * step, float(profile["lo"].min()))
+        hi = min(max(his) + pad_bins * step, float(profile["hi"].max()))
+        fig.update_xaxes(range=[lo, hi])
+    fig.add_hline(y=0, line_width=1, line_color="black", row=1, col=1)
+    fig.update_yaxes(title_text="contribution (meV/atom)", row=1, col=1)
+    fig.update_yaxes(title_text="occurrences", row=2, col=1)
+    fig.update_xaxes(title_text=f"bin ({unit})", row=2, col=1)
+    fig.update_layout(height=460, margin={"t": 30, "b": 10}, showlegend=False, bargap=0.05)
+    return fig

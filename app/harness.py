@@ -40,6 +40,7 @@ PAGES = {
     "buckets": ("Bucket inspector", "Bucket inspector"),
     "environment": ("Environment viewer", "Environment viewer"),
     "families": ("Family comparison", "Family comparison"),
+    "profiles": ("Motif profiles", "Motif profiles"),
     "embedding": ("Embedding map", "Embedding map"),
     "try_structure": ("Try a structure", "Try a structure"),
 }

@@ -41,6 +41,7 @@ __all__ = [
     "run_model",
     "run_names",
     "sibling_evaluations",
+    "stored_probes",
 ]
 
 ENV_RUN = "PAMM_RUN"
@@ -216,3 +217,29 @@ def run_model(run: Run):
     except (OSError, ValueError, RuntimeError) as err:
         st.error(f"The run's checkpoint cannot be loaded: {err}")
         st.stop()
+
+
+@st.cache_resource(show_spinner="Loading the stored probes…", max_entries=4)
+def _load_probes(run_dir: str, stamp: str):
+    from analysis.schema import PROBES_JSON
+    from app.prefetch import wait_for_prefetch
+
+    del stamp  # part of the cache key only
+    if not (Path(run_dir) / PROBES_JSON).is_file():
+        return None  # no probes: nothing heavy to import
+    wait_for_prefetch()  # the probes module imports torch, maybe importing in the background
+    from analysis.probe_artifacts import load_probes
+
+    return load_probes(run_dir)
+
+
+def stored_probes(run: Run) -> dict | None:
+    """The run's stored probes (``pamm analyze --probes N``; the dict of
+    ``analysis.probe_artifacts.load_probes``), cached per manifest; None when the run has
+    none, or (with a warning on the page) when they cannot be read. Do not mutate it.
+    """
+    try:
+        return _load_probes(str(run.path), manifest_stamp(run.path))
+    except RunError as err:
+        st.warning(f"Ignoring the stored probes of this run: {err}")
+        return None

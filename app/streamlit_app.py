@@ -15,6 +15,7 @@ PAGES = [
     st.Page("views/buckets.py", title="Bucket inspector", icon=":material/grid_view:"),
     st.Page("views/environment.py", title="Environment viewer", icon=":material/view_in_ar:"),
     st.Page("views/families.py", title="Family comparison", icon=":material/compare:"),
+    st.Page("views/profiles.py", title="Motif profiles", icon=":material/bar_chart:"),
     st.Page("views/embedding.py", title="Embedding map", icon=":material/scatter_plot:"),
     st.Page("views/try_structure.py", title="Try a structure", icon=":material/upload_file:"),
     st.Page("views/interventions.py", title="Interventions", icon=":material/science:"),

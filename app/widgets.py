@@ -32,6 +32,7 @@ __all__ = [
     "element_symbols",
     "head_picker",
     "motif_elements",
+    "motif_title",
     "show_scene",
     "table_picker",
     "viewer_script_url",
@@ -64,6 +65,19 @@ def motif_elements(motifs: pd.DataFrame) -> list[str]:
     """Sorted element symbols appearing in a motif table (any of j, i, k)."""
     zs = np.unique(np.concatenate([motifs[c].to_numpy() for c in ("zj", "zi", "zk")]))
     return sorted(element_symbols(zs))
+
+
+def motif_title(table: str, elements: tuple[str, ...]) -> str:
+    """An unambiguous name of a motif's elements, given in key order: (Zj, Zi) =
+    (neighbour, centre) for pairs, (Zj, Zi, Zk) with the angle at the centre i.
+
+    >>> motif_title("pair", ("O", "Si")), motif_title("triplet", ("O", "Ti", "O"))
+    ('O around Si', 'O–Ti–O (angle at Ti)')
+    """
+    if table == "pair":
+        neighbour, centre = elements
+        return f"{neighbour} around {centre}"
+    return f"{'–'.join(elements)} (angle at {elements[1]})"
 
 
 def table_picker(key: str, *, default: str | None = None) -> str:

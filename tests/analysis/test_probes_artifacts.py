@@ -1,4 +1,5 @@
-"""The optional probes artifact: round trip, ``pamm analyze --probes``, old runs still load."""
+"""The optional probes artifact: round trip, ``pamm analyze --probes``, old runs still load,
+per-key attribution (version 2) and version-1 artifacts without it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis import AnalysisSettings, load_run, run_analysis
+from analysis.attribution import bucket_attribution, bucket_effects, per_bucket
 from analysis.data import StructureSource
 from analysis.io import RunError
 from analysis.probe_artifacts import (
@@ -18,7 +20,7 @@ from analysis.probe_artifacts import (
     probe_settings,
     write_probes,
 )
-from analysis.schema import PROBE_ARTIFACTS, PROBES_JSON
+from analysis.schema import PROBE_ARTIFACTS, PROBES_JSON, PROBES_VERSION
 from pamm_lab.cli import main
 
 
@@ -49,6 +51,7 @@ def test_artifact_round_trips_the_in_memory_probes(tmp_path, tiny_dataset, memor
     expected = [computed["dataset_index"][s] for s in stored["structure"]]
     assert stored["dataset_index"].tolist() == expected
     _assert_same(load_probes(tmp_path), computed)
+    assert "key" in stored and computed["settings"]["version"] == PROBES_VERSION == 2
 
     # a malformed artifact is refused, naming the file
     pd.read_parquet(tmp_path / "reliance.parquet").drop(columns="d_force").to_parquet(
@@ -114,3 +117,58 @@ def test_probes_refused_without_hashed_tables(tmp_path, tiny_dataset, memory_mod
     with pytest.raises(ValueError, match="hashed memory tables"):
         settings = AnalysisSettings(probe_structures=2)
         run_analysis(memory_model("baseline"), data, tmp_path / "run", settings, tqdm_bar=False)
+
+
+def test_per_key_attribution_sums_to_the_per_bucket_one(tmp_path, tiny_dataset, memory_model):
+    """probe_run's single by-key pass: summed over keys it is the per-bucket attribution, so
+    effects and the exact check see one row per (table, head, bucket, structure)."""
+    source = StructureSource.open([tiny_dataset(tmp_path / "tiny.extxyz", n=4)])
+    atoms = [source.get_atoms(i) for i in range(len(source))]
+    model = memory_model()
+    plain = bucket_attribution(model, atoms, batch_size=2)
+    keyed = bucket_attribution(model, atoms, batch_size=2, by_key=True)
+    assert len(keyed) > len(plain)  # some row is read by several keys (smooth: two bins)
+    row = ["table", "head", "bucket", "structure"]
+    summed = per_bucket(keyed)
+    assert not summed.duplicated(row).any() and "key" not in summed
+    pd.testing.assert_frame_equal(
+        summed.sort_values(row, ignore_index=True),
+        plain[summed.columns].sort_values(row, ignore_index=True),
+        check_dtype=False, rtol=1e-9, atol=1e-12,
+    )  # fmt: skip
+    by_bucket = ["table", "head", "bucket"]  # (ties in |ΔE| may order either way)
+    pd.testing.assert_frame_equal(
+        bucket_effects(keyed).sort_values(by_bucket, ignore_index=True),
+        bucket_effects(plain).sort_values(by_bucket, ignore_index=True),
+        check_dtype=False, rtol=1e-9, atol=1e-12,
+    )  # fmt: skip
+    assert per_bucket(plain) is plain
+
+
+def test_version_1_artifacts_load_without_keys(tmp_path, tiny_dataset, memory_model):
+    data = tiny_dataset(tmp_path / "tiny.extxyz", n=3)
+    computed = compute_probes(
+        memory_model(), StructureSource.open([data]), probe_settings(3, top_k=2, batch_size=3)
+    )
+    write_probes(tmp_path, computed)
+    meta_path, attr_path = tmp_path / PROBES_JSON, tmp_path / "attribution.parquet"
+    old = per_bucket(computed["attribution"])
+    old.assign(dataset_index=[computed["dataset_index"][s] for s in old["structure"]]).to_parquet(
+        attr_path
+    )
+    meta = json.loads(meta_path.read_text())
+
+    # a version-2 artifact must have the key column
+    with pytest.raises(RunError, match=r"attribution\.parquet.*'key'"):
+        load_probes(tmp_path)
+    meta["settings"]["version"] = 1
+    meta_path.write_text(json.dumps(meta))
+    loaded = load_probes(tmp_path)
+    assert "key" not in loaded["attribution"]
+    pd.testing.assert_frame_equal(
+        loaded["effects"], computed["effects"], check_dtype=False, rtol=1e-9, atol=1e-12
+    )
+    meta["settings"]["version"] = 99
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(RunError, match="probes version 99"):
+        load_probes(tmp_path)

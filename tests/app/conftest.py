@@ -2,7 +2,9 @@
 
 The run is computed once by ``analysis.run_analysis`` from a tiny random-init PaMM
 model (memory randomised so gates and buckets vary) on a handful of rocksalt crystals
-in four families, one of them held out. Tests never depend on the bundled assets.
+in four families, one of them held out, with the stored probes of 8 of them (the
+Interventions and Motif profiles pages read them). Tests never depend on the bundled
+assets.
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ def runs_root(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     np.random.seed(0)
     checkpoint = _tiny_checkpoint(root.parent / "tiny-pamm.pt")
-    settings = AnalysisSettings(heldout=FAMILIES[-1:], embedding="pca")
+    settings = AnalysisSettings(
+        heldout=FAMILIES[-1:], embedding="pca", probe_structures=8, probe_top_k=5
+    )
     run_analysis(checkpoint, data, root / RUN_NAME, settings, tqdm_bar=False)
     return root
 

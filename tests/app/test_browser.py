@@ -1,4 +1,5 @@
-"""The dashboard in a real headless chromium: every page, a map click, the 3Dmol canvas.
+"""The dashboard in a real headless chromium: every page, a map click, the 3Dmol canvas,
+the motif profile chart.
 
 Needs Debian's ``chromium``; skipped with a reason where there is none, and FAILS
 instead when ``PAMM_REQUIRE_BROWSER=1`` (CI). Screenshots land in ``test-artifacts/``.
@@ -78,3 +79,26 @@ def test_map_click_selects_and_3dmol_draws(server, browser_page):
     assert viewer_frame.evaluate("pammAntialias()") is False
     page.wait_for_timeout(500)
     _shot(page, "embedding-selected")
+
+
+#: bars of a plotly chart that are drawn (bars of empty bins are zero-height paths)
+_DRAWN_BARS_JS = """(chart) => Array.from(chart.querySelectorAll('.barlayer .point path'))
+  .filter((p) => p.getBBox().height > 0.5).length"""
+
+
+def test_profile_page_draws_the_profile_chart(server, browser_page):
+    page = browser_page
+    page.goto(f"{server}/profiles")
+    wait_until_idle(page, "Motif profiles")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    chart = page.locator(".js-plotly-plot").first
+    chart.locator(".barlayer").first.wait_for(state="attached", timeout=60_000)
+    assert chart.locator(".subplot").count() == 2  # contribution over occurrences
+    page.wait_for_function(
+        f"() => ({_DRAWN_BARS_JS})(document.querySelector('.js-plotly-plot')) > 1",
+        timeout=60_000,
+    )
+    # the heading names the elements "neighbour around centre" (key order (Zj, Zi))
+    heading = page.locator("h3").filter(has_text=" around ").first.inner_text()
+    assert heading.count(" around ") == 1
+    _shot(page, "profiles-chart")

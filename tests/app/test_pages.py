@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,10 @@ import pytest
 
 from analysis import load_run
 
-PAGES = ["overview", "motifs", "buckets", "environment", "families", "embedding", "try_structure"]
+PAGES = [
+    "overview", "motifs", "buckets", "environment", "families", "profiles", "embedding",
+    "try_structure",
+]  # fmt: skip
 
 
 def open_page(at, page: str):
@@ -254,3 +259,131 @@ def test_bad_upload_gives_a_message_not_a_traceback(app_test, name, data, messag
     assert message.lower() in at.error[0].value.lower()
     assert name in at.error[0].value
     assert not at.metric
+
+
+def plotly_figure(at) -> dict:
+    """The (first) plotly chart of the page as its JSON figure."""
+    charts = at.get("plotly_chart")
+    assert charts, "no plotly chart on the page"
+    return json.loads(charts[0].proto.spec)
+
+
+def plotly_array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly 6's typed array ``{dtype, bdata}``."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value, dtype=float)
+
+
+def copied_run(app_env, tmp_path, monkeypatch, root: str = "runs"):
+    """A copy of the session's run under a new runs root the app is pointed at (a new
+    directory for each change: the app caches a run per directory and manifest)."""
+    root = tmp_path / root
+    shutil.copytree(app_env, root / app_env.name)
+    monkeypatch.setenv("PAMM_RUNS_ROOT", str(root))
+    return root / app_env.name
+
+
+def fresh_app_test():
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file("../../app/streamlit_app.py", default_timeout=120)
+
+
+def test_profile_chart_draws_the_motif_profile(app_test, app_env):
+    from analysis.probe_artifacts import load_probes
+    from analysis.profiles import motif_profile, profile_elements
+
+    spec = load_run(app_env).spec
+    per = load_probes(app_env)["attribution"]
+    at = open_page(app_test, "profiles")
+    assert not at.info, [i.value for i in at.info]
+    for table, pick in (("pair", 0), ("triplet", 0), ("pair", 1)):
+        at.radio(key="prof_table").set_value(table).run()
+        choices = profile_elements(per, table)["elements"]
+        box = at.selectbox(key=f"prof_elements_{table}")
+        if pick == 0:  # the most used elements come first
+            assert box.value == choices.iloc[0]
+        else:
+            box.set_value(choices.iloc[pick]).run()
+        assert not at.exception, [e.value for e in at.exception]
+        elements = tuple(choices.iloc[pick].split("-"))
+        expected = motif_profile(per, table, elements, spec)
+        assert expected["contribution_mev"].abs().max() > 0  # something to compare
+        contribution, occurrences = plotly_figure(at)["data"][:2]
+        np.testing.assert_allclose(plotly_array(contribution["y"]), expected["contribution_mev"])
+        np.testing.assert_allclose(plotly_array(occurrences["y"]), expected["n_lookups"])
+        centres = (expected["lo"] + expected["hi"]) / 2
+        np.testing.assert_allclose(plotly_array(contribution["x"]), centres)
+        shown = frame_with(at, "bin", "lo", "hi", "n_lookups", "contribution_mev")
+        assert shown["bin"].tolist() == expected.loc[expected["n_lookups"] > 0, "bin"].tolist()
+    assert at.subheader[0].value == f"{elements[0]} around {elements[1]}"  # (Zj, Zi) order
+
+
+def test_profile_page_shows_a_planted_peak(app_env, tmp_path, monkeypatch):
+    """Attribution rows with a peak on one O-around-Si bin: the chart's tallest bar is that
+    bin, and the known Si–O environments are shaded."""
+    from pamm.keys import pack_pair_key
+
+    run_dir = copied_run(app_env, tmp_path, monkeypatch)
+    peak, rows = 16, []
+    for structure in range(3):
+        for head in range(2):  # d_energy: first-order ΔE of taking the rows away
+            for b in range(12, 22):  # O around Si, 1.2-2.2 Å: contribution 10 meV at 1.6-1.7
+                rows.append(("pair", head, b, structure, pack_pair_key(8, 14, b), 4,
+                             -5.0 if b == peak else -0.2))  # fmt: skip
+            rows.append(("pair", head, 3, structure, pack_pair_key(11, 17, 28), 1, 30.0))
+    per = pd.DataFrame(
+        rows, columns=["table", "head", "bucket", "structure", "key", "n_lookups", "d_energy"]
+    )
+    per = per.assign(gate_sum=0.5 * per["n_lookups"], d_force_rms=0.0,
+                     dataset_index=per["structure"])  # fmt: skip
+    per.to_parquet(run_dir / "attribution.parquet")
+    at = open_page(fresh_app_test(), "profiles")
+    assert at.selectbox(key="prof_elements_pair").value == "O-Si"  # most lookups
+    assert at.subheader[0].value == "O around Si"
+    data = plotly_figure(at)
+    contribution = plotly_array(data["data"][0]["y"])
+    centre = plotly_array(data["data"][0]["x"])[int(np.argmax(contribution))]
+    assert centre == pytest.approx(1.65) and contribution.max() == pytest.approx(10.0)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["peak bin"] == "1.60–1.70 Å" and metrics["peak contribution (meV/atom)"] == "10"
+    rects = {(s["x0"], s["x1"]) for s in data["layout"]["shapes"] if s["type"] == "rect"}
+    assert rects == {(1.58, 1.68), (1.75, 1.82)}
+    # the Na-Cl motif's larger effect (lowering the energy) is its own profile, not this one
+    at.selectbox(key="prof_elements_pair").set_value("Na-Cl").run()
+    assert at.subheader[0].value == "Na around Cl"
+    other = plotly_array(plotly_figure(at)["data"][0]["y"])
+    assert other.min() == pytest.approx(-60.0) and np.count_nonzero(other) == 1
+    at.radio(key="prof_table").set_value("triplet").run()
+    assert any("No triplet lookups" in i.value for i in at.info)
+
+
+def test_profile_page_says_how_to_get_profiles(app_env, tmp_path, monkeypatch):
+    from analysis.attribution import per_bucket
+    from analysis.probe_artifacts import load_probes
+    from analysis.schema import PROBE_ARTIFACTS, PROBES_JSON
+
+    run_dir = copied_run(app_env, tmp_path, monkeypatch)
+    # probes of version 1 (no key column): still load, the page asks for a re-run
+    stored = pd.read_parquet(run_dir / "attribution.parquet")
+    old = per_bucket(stored.drop(columns="dataset_index"))
+    old.assign(dataset_index=old["structure"]).to_parquet(run_dir / "attribution.parquet")
+    meta = json.loads((run_dir / PROBES_JSON).read_text())
+    meta["settings"]["version"] = 1
+    (run_dir / PROBES_JSON).write_text(json.dumps(meta))
+    assert len(load_probes(run_dir)["effects"]) > 0
+    at = open_page(fresh_app_test(), "profiles")
+    assert not at.error, [e.value for e in at.error]
+    assert [i.value for i in at.info] == [
+        "The stored probes of this run predate per-motif attribution: re-run "
+        "`pamm analyze --probes 8` to get motif profiles."
+    ]
+    assert not at.get("plotly_chart")
+    # no probes at all
+    run_dir = copied_run(app_env, tmp_path, monkeypatch, "no-probes")
+    for name in [PROBES_JSON, *PROBE_ARTIFACTS]:
+        (run_dir / name).unlink()
+    at = open_page(fresh_app_test(), "profiles")
+    assert len(at.info) == 1 and "run `pamm analyze --probes N`" in at.info[0].value
+    assert not at.get("plotly_chart")
