@@ -24,18 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from app.harness import PAGES as HARNESS_PAGES  # noqa: E402
 from app.harness import launch_chromium, new_page, wait_until_idle  # noqa: E402
 
-#: url path -> heading, all eight pages of app/streamlit_app.py
-PAGES = {
-    "": "PaMM Lab — overview",
-    "motifs": "Motif browser",
-    "buckets": "Bucket inspector",
-    "environment": "Environment viewer",
-    "families": "Family comparison",
-    "embedding": "Embedding map",
-    "try_structure": "Try a structure",
-    "interventions": "Interventions",
+#: url path -> heading: the browser test's pages (app.harness.PAGES) and Interventions
+PAGES = {path: heading for path, (_, heading) in HARNESS_PAGES.items()} | {
+    "interventions": "Interventions"
 }
 FIRST_START_TEXT = "First start: the demo analysis run is being computed"  # app/loaders.py
 ERROR_BOX = '[data-testid="stAlert"] [data-testid="stAlertContentError"]'
