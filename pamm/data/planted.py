@@ -21,11 +21,21 @@ one bin of the hard lookup; the motif's key is then exactly one key.
 >>> e, f, s = planted_labels(bulk("MgO", "rocksalt", a=4.212), motif)
 >>> round(e, 6), float(abs(f).max()) < 1e-12  # 6 Mg–O bonds per Mg at the bump centre
 (0.06, True)
+
+:func:`plant_dataset` writes a planted copy of a whole dataset folder (every split, the
+terms of several motifs summed) with a ``planted.json`` record of the motifs and of the
+planted energies and forces per split; :func:`plant_datasets` writes several copies (other
+strengths) in one pass.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,7 +43,17 @@ from ase import Atoms
 from ase.data import atomic_numbers
 from ase.neighborlist import neighbor_list
 
-__all__ = ["PlantedMotif", "plant", "planted_labels"]
+__all__ = [
+    "PLANTED_RECORD",
+    "PlantedMotif",
+    "plant",
+    "plant_dataset",
+    "plant_datasets",
+    "planted_labels",
+]
+
+#: the record a planted copy carries beside its splits (written last: the copy is complete)
+PLANTED_RECORD = "planted.json"
 
 
 @dataclass(frozen=True)
@@ -62,6 +82,14 @@ class PlantedMotif:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PlantedMotif:
+        return cls(**{**d, "elements": tuple(d["elements"])})
+
+    def scaled(self, strength: float) -> PlantedMotif:
+        """The same motif with strength ε = ``strength`` (the term is linear in ε)."""
+        return PlantedMotif(**{**asdict(self), "strength": float(strength)})
 
 
 def _bump(x: torch.Tensor) -> torch.Tensor:
@@ -115,23 +143,186 @@ def planted_labels(atoms: Atoms, motif: PlantedMotif) -> tuple[float, np.ndarray
     return float(energy.detach()), forces, voigt
 
 
-def plant(frames: list[Atoms], motif: PlantedMotif) -> list[Atoms]:
-    """Copies of labelled ``frames`` with the planted term added to energy, forces, stress.
+def _as_motifs(motifs: PlantedMotif | Sequence[PlantedMotif]) -> list[PlantedMotif]:
+    out = [motifs] if isinstance(motifs, PlantedMotif) else list(motifs)
+    if not out or not all(isinstance(m, PlantedMotif) for m in out):
+        raise ValueError(f"expected a PlantedMotif or a non-empty list of them, got {motifs!r}")
+    return out
 
-    ``atoms.info["planted_energy"]`` holds the term's energy (eV) of each copy.
-    """
+
+def _planted_copy(atoms: Atoms, terms: list[tuple[float, np.ndarray, np.ndarray]]) -> Atoms:
+    """A copy of labelled ``atoms`` with the (energy, forces, stress) ``terms`` added."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    out = []
-    for atoms in frames:
-        e, f, s = planted_labels(atoms, motif)
-        copy = atoms.copy()
-        copy.info = dict(atoms.info) | {"planted_energy": e}
-        copy.calc = SinglePointCalculator(
-            copy,
-            energy=atoms.get_potential_energy() + e,
-            forces=atoms.get_forces() + f,
-            stress=atoms.get_stress() + s,
-        )
-        out.append(copy)
-    return out
+    energies = np.array([t[0] for t in terms])
+    copy = atoms.copy()
+    copy.info = dict(atoms.info) | {
+        "planted_energy": float(energies.sum()),
+        "planted_energies": energies,
+    }
+    results = {
+        "energy": atoms.get_potential_energy() + energies.sum(),
+        "forces": atoms.get_forces() + sum(t[1] for t in terms),
+    }
+    if "stress" in getattr(atoms.calc, "results", {}):
+        results["stress"] = atoms.get_stress() + sum(t[2] for t in terms)
+    copy.calc = SinglePointCalculator(copy, **results)
+    return copy
+
+
+def plant(frames: list[Atoms], motif: PlantedMotif | Sequence[PlantedMotif]) -> list[Atoms]:
+    """Copies of labelled ``frames`` with the planted term(s) added to energy, forces, stress.
+
+    ``motif``: one motif or several (their terms add). ``atoms.info["planted_energy"]``
+    holds the total planted energy (eV) of each copy, ``info["planted_energies"]`` the
+    term of each motif (array, in order). A frame without stress gets none.
+    """
+    motifs = _as_motifs(motif)
+    return [_planted_copy(a, [planted_labels(a, m) for m in motifs]) for a in frames]
+
+
+def _split_dirs(source: Path) -> list[str]:
+    """Split folders of a dataset: subfolders holding ``*.aselmdb`` and ``metadata.npz``."""
+    return sorted(
+        d.name
+        for d in source.iterdir()
+        if d.is_dir() and (d / "metadata.npz").is_file() and any(d.glob("*.aselmdb"))
+    )
+
+
+def _split_statistics(frames: list[Atoms], terms: list[list[tuple]]) -> dict:
+    """Planted energy per atom (meV/atom) and forces of one split, per motif and in total.
+
+    ``terms[s][m]``: (energy, forces, stress) of motif m in structure s.
+    """
+    natoms = np.array([len(a) for a in frames], dtype=float)  # [S]
+    n_motifs = len(terms[0]) if terms else 0
+    energies = np.array([[t[0] for t in ts] for ts in terms]).reshape(len(frames), n_motifs)
+    forces = [np.stack([t[1] for t in ts]) for ts in terms]  # S x [M, N, 3]
+
+    def stats(e: np.ndarray, f: list[np.ndarray]) -> dict:  # e [S] eV, f S x [N, 3] eV/Å
+        per_atom = 1000.0 * e / natoms  # [S] meV/atom
+        has = e != 0
+        f_has = np.concatenate([x.reshape(-1) for x, h in zip(f, has, strict=True) if h] or [[]])
+        return {
+            "n_with_motif": int(has.sum()),
+            "energy_ev_sum": float(e.sum()),
+            "mev_per_atom_rms": float(np.sqrt(np.mean(per_atom**2))) if len(e) else 0.0,
+            "mev_per_atom_rms_with_motif": float(np.sqrt(np.mean(per_atom[has] ** 2)))
+            if has.any()
+            else 0.0,
+            "mev_per_atom_max": float(np.abs(per_atom).max()) if len(e) else 0.0,
+            "force_rms_ev_per_a_with_motif": float(np.sqrt(np.mean(f_has**2)))
+            if len(f_has)
+            else 0.0,
+            "force_max_ev_per_a": float(np.abs(f_has).max()) if len(f_has) else 0.0,
+        }
+
+    return {
+        "n_structures": len(frames),
+        "motifs": [stats(energies[:, k], [x[k] for x in forces]) for k in range(n_motifs)],
+        "total": stats(energies.sum(axis=1), [x.sum(axis=0) for x in forces]),
+    }
+
+
+def plant_dataset(
+    source: str | Path,
+    dest: str | Path,
+    motifs: PlantedMotif | Sequence[PlantedMotif],
+    *,
+    splits: Sequence[str] | None = None,
+    overwrite: bool = False,
+) -> dict:
+    """Write a planted copy of the dataset folder ``source`` (``SPLIT/*.aselmdb``) to ``dest``.
+
+    Every split (default: every subfolder with shards and ``metadata.npz``) is read in
+    stored order, the terms of ``motifs`` are added to its labels (as :func:`plant`; sids,
+    families and the other stored info are kept) and it is written with
+    :func:`pamm.data.writer.write_aselmdb` (shards moved in, ``metadata.npz`` last). The
+    source's ``dataset.json`` is copied unchanged. ``dest/planted.json`` (the motifs, the
+    source, per-split statistics of the planted energy and forces) is written last and
+    atomically, so a folder holding it is complete: a rerun with the same source, motifs
+    and splits returns that record without writing; other ones need ``overwrite=True``.
+
+    Returns the ``planted.json`` record. :func:`plant_datasets` writes several copies.
+    """
+    dest = Path(dest)
+    return plant_datasets(source, {dest: motifs}, splits=splits, overwrite=overwrite)[dest]
+
+
+def plant_datasets(
+    source: str | Path,
+    copies: Mapping[str | Path, PlantedMotif | Sequence[PlantedMotif]],
+    *,
+    splits: Sequence[str] | None = None,
+    overwrite: bool = False,
+) -> dict[Path, dict]:
+    """:func:`plant_dataset` for several copies ``{dest: motifs}`` of one source, in one pass.
+
+    The term is linear in ε, so each motif shape (the motif at ε = 1) is computed once per
+    structure and scaled for every copy (equal to a direct computation to float rounding).
+    Returns ``{dest: planted.json record}``.
+    """
+    from pamm.data.readers import read_structures
+    from pamm.data.writer import write_aselmdb
+    from pamm.plumbing import atomic_write_json
+
+    source = Path(source)
+    chosen = list(splits) if splits is not None else _split_dirs(source)
+    if not chosen:
+        raise FileNotFoundError(f"{source}: no split folders with *.aselmdb and metadata.npz")
+    records, pending = {}, {}
+    for dest, motifs in copies.items():
+        dest, motifs = Path(dest), _as_motifs(motifs)
+        want = json.loads(  # as it reads back from planted.json (tuples -> lists)
+            json.dumps(
+                {"source": str(source.resolve()), "motifs": [m.to_dict() for m in motifs],
+                 "splits": chosen}
+            )
+        )  # fmt: skip
+        record_path = dest / PLANTED_RECORD
+        if record_path.is_file():
+            done = json.loads(record_path.read_text())
+            if {k: done.get(k) for k in want} == want:
+                records[dest] = done
+                continue
+            if not overwrite:
+                raise ValueError(
+                    f"{dest} already holds a planted copy of other motifs, splits or source "
+                    f"({record_path}); pass overwrite=True to replace it"
+                )
+        record_path.unlink(missing_ok=True)  # the copy is incomplete until the record is back
+        pending[dest] = (motifs, want, {})
+    start = time.perf_counter()
+    for split in chosen if pending else []:
+        frames = read_structures(source / split)
+        for atoms in frames:
+            atoms.info.pop("source", None)  # the reader's file path, not a property
+        units: list[dict] = [{} for _ in frames]  # per frame: unit motif -> its terms
+        for dest, (motifs, _, statistics) in pending.items():
+            terms = []
+            for atoms, cache in zip(frames, units, strict=True):
+                row = []
+                for m in motifs:
+                    unit = m.scaled(1.0)
+                    if unit not in cache:
+                        cache[unit] = planted_labels(atoms, unit)
+                    e, f, s = cache[unit]
+                    row.append((m.strength * e, m.strength * f, m.strength * s))
+                terms.append(row)
+            planted = [_planted_copy(a, t) for a, t in zip(frames, terms, strict=True)]
+            write_aselmdb(planted, dest / split, overwrite=True)
+            statistics[split] = _split_statistics(frames, terms)
+    seconds = round(time.perf_counter() - start, 1)
+    for dest, (_, want, statistics) in pending.items():
+        if (source / "dataset.json").is_file():
+            shutil.copyfile(source / "dataset.json", dest / "dataset.json")
+        records[dest] = {
+            **want,
+            "statistics": statistics,
+            "units": "energy_ev_sum: eV; mev_per_atom_*: planted energy / N_atoms, meV/atom; "
+            "force_*: planted force components of the structures holding the motif, eV/Å",
+            "seconds_all_copies": seconds,
+        }
+        atomic_write_json(dest / PLANTED_RECORD, records[dest], indent=1)
+    return records

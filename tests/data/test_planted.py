@@ -80,3 +80,91 @@ def test_plant_adds_the_term_to_the_labels() -> None:
     assert planted.info["planted_energy"] == pytest.approx(e)
     with pytest.raises(ValueError, match="element symbols"):
         PlantedMotif("triplet", ("O", "Si"), centre=100.0, half_width=5.0, strength=1.0)
+
+
+def _labelled(atoms: Atoms, k: int, family: str) -> Atoms:
+    rng = np.random.default_rng(k)
+    atoms.calc = SinglePointCalculator(
+        atoms, energy=-5.0 * len(atoms) + k, forces=rng.normal(size=(len(atoms), 3)),
+        stress=rng.normal(size=6) * 1e-3,
+    )  # fmt: skip
+    atoms.info.update(sid=f"s{k}", family=family)
+    return atoms
+
+
+def test_plant_dataset_writes_a_planted_copy_and_resumes(tmp_path) -> None:
+    import json
+
+    from pamm.data.planted import plant_dataset, plant_datasets
+    from pamm.data.readers import read_structures
+    from pamm.data.writer import write_aselmdb
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    splits = {
+        "train": [_labelled(_silica(k), k, "rattled-300") for k in range(3)]
+        + [_labelled(bulk("MgO", "rocksalt", a=4.2), 3, "aimd-from-PBE-1000-nvt")],
+        "test": [_labelled(_silica(7), 7, "rattled-500")],
+    }
+    for split, frames in splits.items():
+        write_aselmdb(frames, src / split)
+    (src / "dataset.json").write_text('{"name": "tiny"}')
+    (src / "notes").mkdir()  # not a split: no shards
+    record = plant_dataset(src, dst, [PAIR, TRIPLET])
+    assert record["splits"] == ["test", "train"]
+    for split, frames in splits.items():
+        got = read_structures(dst / split)
+        assert [a.info["sid"] for a in got] == [a.info["sid"] for a in frames]
+        for before, after in zip(frames, got, strict=True):
+            terms = [planted_labels(before, m) for m in (PAIR, TRIPLET)]
+            e = sum(t[0] for t in terms)
+            assert after.info["family"] == before.info["family"]
+            assert after.get_potential_energy() == pytest.approx(
+                before.get_potential_energy() + e, abs=1e-9
+            )
+            np.testing.assert_allclose(
+                after.get_forces(), before.get_forces() + terms[0][1] + terms[1][1], atol=1e-9
+            )
+            np.testing.assert_allclose(
+                after.get_stress(), before.get_stress() + terms[0][2] + terms[1][2], atol=1e-12
+            )
+            np.testing.assert_allclose(after.info["planted_energies"], [t[0] for t in terms])
+            assert after.info["planted_energy"] == pytest.approx(e)
+    train = record["statistics"]["train"]
+    assert train["n_structures"] == 4
+    assert [m["n_with_motif"] for m in train["motifs"]] == [3, 3]
+    assert train["total"]["energy_ev_sum"] == pytest.approx(
+        sum(planted_labels(a, m)[0] for a in splits["train"] for m in (PAIR, TRIPLET))
+    )
+    assert json.loads((dst / "dataset.json").read_text()) == {"name": "tiny"}
+    stored = json.loads((dst / "planted.json").read_text())
+    assert stored == json.loads(json.dumps(record))
+    assert PlantedMotif.from_dict(stored["motifs"][1]) == TRIPLET
+    # a rerun with the same motifs reuses the copy; other motifs need overwrite=True
+    mtime = (dst / "train" / "metadata.npz").stat().st_mtime_ns
+    assert plant_dataset(src, dst, [PAIR, TRIPLET]) == stored
+    assert (dst / "train" / "metadata.npz").stat().st_mtime_ns == mtime
+    stronger = [PAIR.scaled(2 * PAIR.strength), TRIPLET]
+    with pytest.raises(ValueError, match="overwrite=True"):
+        plant_dataset(src, dst, stronger)
+    again = plant_dataset(src, dst, stronger, overwrite=True, splits=["train"])
+    assert again["splits"] == ["train"]
+    assert again["statistics"]["train"]["motifs"][0]["energy_ev_sum"] == pytest.approx(
+        2 * train["motifs"][0]["energy_ev_sum"]
+    )
+    with pytest.raises(FileNotFoundError, match="no split folders"):
+        plant_dataset(src / "notes", tmp_path / "x", PAIR)
+    # several strengths in one pass (unit terms scaled) equal the direct computation
+    copies = {tmp_path / f"c{k}": [PAIR.scaled(k * 0.01), TRIPLET.scaled(-k * 0.02)]
+              for k in (1, 3)}  # fmt: skip
+    records = plant_datasets(src, copies, splits=["test"])
+    assert set(records) == set(copies)
+    (ref,) = splits["test"]
+    for dest, motifs in copies.items():
+        (got,) = read_structures(dest / "test")
+        (direct,) = plant([ref], motifs)
+        assert got.get_potential_energy() == pytest.approx(direct.get_potential_energy(), abs=1e-10)
+        np.testing.assert_allclose(got.get_forces(), direct.get_forces(), atol=1e-10)
+        np.testing.assert_allclose(got.get_stress(), direct.get_stress(), atol=1e-12)
+        stats = records[dest]["statistics"]["test"]["motifs"][0]
+        f = planted_labels(ref, motifs[0])[1]
+        assert stats["force_rms_ev_per_a_with_motif"] == pytest.approx(np.sqrt(np.mean(f**2)))

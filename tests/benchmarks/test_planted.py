@@ -1,0 +1,179 @@
+"""benchmarks/planted.py: a tiny planted run through the real fairchem CLI, and the summary."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.planted import MOTIFS, checks, main, summarise_runs, tag  # noqa: E402
+from pamm.data.planted import PlantedMotif, planted_labels  # noqa: E402
+
+#: the "physics" of the tiny data: smooth terms on motifs other than the planted ones
+BACKGROUND = [
+    PlantedMotif("pair", ("O", "Mg"), centre=2.1, half_width=0.4, strength=-0.3),
+    PlantedMotif("pair", ("O", "O"), centre=2.7, half_width=0.5, strength=0.1),
+]
+#: a tiny model and short run: the test checks the pipeline, not the science
+TINY = ["sphere_channels=16", "hidden_channels=16", "edge_channels=16", "lmax=1", "mmax=1",
+        "num_layers=1", "num_distance_basis=16", "cutoff=5.0", "pamm.pair_buckets=1024",
+        "pamm.triplet_buckets=1024", "pamm.head_dim=4"]  # fmt: skip
+
+
+def _frame(rng: np.random.Generator, k: int, with_si: bool) -> Atoms:
+    """An SiO4 tetrahedron (or MgO4) and an edge-sharing Ti2O2 pair (Ti–O–Ti ≈ 105°)."""
+    tetra = 1.65 / np.sqrt(3) * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]])
+    half = 1.95 * np.sin(np.radians(52.5))  # Ti–Ti = 2 * half, Ti–O = 1.95 Å
+    rise = 1.95 * np.cos(np.radians(52.5))
+    rhombus = np.array([[-half, 0, 0], [half, 0, 0], [0, rise, 0], [0, -rise, 0]]) + 4.5
+    positions = np.vstack([[1.2, 1.2, 1.2], tetra + 1.2, rhombus, [1.2, 4.6, 4.2]])
+    symbols = ["Si" if with_si else "Mg", "O", "O", "O", "O", "Ti", "Ti", "O", "O", "Mg"]
+    atoms = Atoms(symbols, positions=positions, cell=np.diag([7.0, 7.2, 7.4]), pbc=True)
+    atoms.rattle(0.04, seed=k)
+    atoms.set_cell(atoms.cell.array * rng.uniform(0.98, 1.02), scale_atoms=True)
+    terms = [planted_labels(atoms, m) for m in BACKGROUND]
+    atoms.calc = SinglePointCalculator(
+        atoms, energy=-6.0 * len(atoms) + sum(t[0] for t in terms),
+        forces=sum(t[1] for t in terms), stress=sum(t[2] for t in terms),
+    )  # fmt: skip
+    atoms.info.update(sid=f"tiny{k}", family="rattled-300")
+    return atoms
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    from pamm.data.writer import write_aselmdb
+
+    root = tmp_path_factory.mktemp("planted_data")
+    rng = np.random.default_rng(0)
+    k = 0
+    for split, n in (("train", 24), ("val", 4), ("test", 8)):
+        frames = []
+        for i in range(n):
+            frames.append(_frame(rng, k, with_si=i % 2 == 0))
+            k += 1
+        write_aselmdb(frames, root / split)
+    return root
+
+
+@pytest.mark.slow
+def test_tiny_planted_run_writes_metrics_and_resumes(tiny_data, tmp_path, capsys) -> None:
+    out, work = tmp_path / "planted.json", tmp_path / "work"
+    args = ["--data", str(tiny_data), "--json", str(out), "--work", str(work),
+            "--strengths", "3", "--baseline-strengths", "", "--steps", "20",
+            "--batch-size", "4", "--lr", "3e-3", "--eval-structures", "6",
+            "--min-with-motif", "4", "--calibration-structures", "24", "--top-n", "5",
+            *TINY]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr()
+    result = json.loads(out.read_text())
+    assert result["schema"] == "pamm-planted/1" and result["config"]["strengths"] == [3.0]
+    cal = result["calibration"]
+    assert cal["energy_spread_mev_per_atom"] > 0
+    assert cal["motifs"]["pair"]["fraction_with_motif"] == pytest.approx(0.5)
+    assert cal["motifs"]["triplet"]["fraction_with_motif"] == 1.0
+    ev = result["eval"]
+    assert ev["n_with_motif"] == {"pair": 4, "triplet": len(ev["index"])} and len(ev["index"]) == 7
+    assert set(result["runs"]) == {"gate_r3", "gate_r0"}
+    for name, run in result["runs"].items():
+        assert run["test_planted_labels"]["n_structures"] == len(ev["index"])
+        assert len(run["energy_pred_ev"]) == len(ev["index"])
+        for k in MOTIFS:
+            rec = run["recovery"][k]
+            assert rec["planted_occupied"]
+            for rank in ("rank_attribution", "rank_attribution_total", "rank_gate"):
+                assert 1 <= rec[rank] <= rec["n_occupied_buckets"], (name, k, rank)
+            assert 1 <= rec["rank_exact"] <= rec["n_exact_candidates"]
+            assert math.isfinite(rec["removed_energy_ev"])
+    gate, control = result["runs"]["gate_r3"], result["runs"]["gate_r0"]
+    # planted labels differ from unplanted ones by the planted term: the r = 0 run scores
+    # both alike, the planted run's ratio is finite and the control's None
+    c = control["test_planted_labels"], control["test_unplanted_labels"]
+    assert c[0]["energy_mae_mev_per_atom"] == pytest.approx(c[1]["energy_mae_mev_per_atom"])
+    assert all(math.isfinite(gate["recovery"][k]["removal_ratio"]) for k in MOTIFS)
+    assert all(control["recovery"][k]["removal_ratio"] is None for k in MOTIFS)
+    eps = gate["epsilon_ev"]["pair"]
+    assert gate["recovery"]["pair"]["motif"]["strength"] == pytest.approx(eps) and eps > 0
+    summary = result["summary"]
+    assert summary["noise_floor_mev_per_atom"] == c[1]["energy_mae_mev_per_atom"]
+    for k in MOTIFS:
+        rows = summary["motifs"][k]
+        assert [r["relative_strength"] for r in rows] == [3.0, 0.0]
+        assert "removal_ratio_net" in rows[0] and math.isfinite(rows[0]["captured_fraction"])
+        assert set(summary["checks"][k]) == {
+            "largest_rank1_attribution_and_exact", "largest_removal_50_150_percent",
+            "control_never_top10", "smallest_strength_ranks"}  # fmt: skip
+    stats = result["datasets"][tag(3.0)]["statistics"]["train"]
+    assert stats["motifs"][0]["n_with_motif"] == 12
+    # resume: a rerun trains nothing and leaves the runs as they were
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "training" not in capsys.readouterr().out
+    assert json.loads(out.read_text())["runs"] == result["runs"]
+    # another budget is another experiment: refused
+    assert main([*args[: -len(TINY)], "--steps", "21", *TINY]) == 2
+
+
+def _run(variant: str, r: float, preds: list[float], recovery: dict | None = None) -> dict:
+    run = {"variant": variant, "relative_strength": r,
+           "epsilon_ev": {"pair": 2.0 * r, "triplet": 10.0 * r}, "energy_pred_ev": preds,
+           "test_planted_labels": {"energy_mae_mev_per_atom": 50.0 + r},
+           "test_unplanted_labels": {"energy_mae_mev_per_atom": 40.0,
+                                     "force_mae_mev_per_a": 500.0}}  # fmt: skip
+    if recovery is not None:
+        run["recovery"] = recovery
+    return run
+
+
+def _rec(rank: int, removed: float, planted: float) -> dict:
+    return {"rank_attribution": rank, "rank_attribution_total": rank, "rank_exact": rank,
+            "rank_gate": rank + 3, "n_occupied_buckets": 100, "n_with_motif": 2,
+            "removal_ratio": removed / planted if planted else None, "removal_ratio_keys": None,
+            "removed_energy_ev": removed, "planted_energy_ev": planted}  # fmt: skip
+
+
+def test_summary_ratios_captured_fraction_and_checks() -> None:
+    """The summary on a hand-made result: the numbers follow from the definitions."""
+    ev = {"natoms": [10, 10, 20], "unit_planted_ev": {"pair": [0.5, 0.0, 1.0],
+                                                       "triplet": [0.0, 0.1, 0.1]}}  # fmt: skip
+    runs = {
+        # r = 1: ε_pair = 2 eV, planted pair energies (1, 0, 2) eV; predictions move by (1, 0, 2)
+        "gate_r1": _run("gate", 1.0, [1.0, 0.0, 2.0],
+                        {"pair": _rec(1, 3.3, 3.0), "triplet": _rec(4, 1.0, 2.0)}),
+        "gate_r0": _run("gate", 0.0, [0.0, 0.0, 0.0],
+                        {"pair": _rec(50, 0.3, 0.0), "triplet": _rec(8, 0.0, 0.0)}),
+        "baseline_r1": _run("baseline", 1.0, [0.5, 0.0, 1.0]),
+        "baseline_r0": _run("baseline", 0.0, [0.0, 0.0, 0.0]),
+    }  # fmt: skip
+    cal = {"motifs": {"pair": {"unit_force_rms_ev_per_a": 1.5},
+                      "triplet": {"unit_force_rms_ev_per_a": 0.1}}}  # fmt: skip
+    out = summarise_runs({"runs": runs, "eval": ev, "calibration": cal}, "gate")
+    assert out["noise_floor_mev_per_atom"] == 40.0
+    assert out["noise_floor_force_mev_per_a"] == 500.0
+    pair = out["motifs"]["pair"]
+    assert [r["relative_strength"] for r in pair] == [1.0, 0.0]
+    assert pair[0]["removal_ratio"] == pytest.approx(1.1)
+    assert pair[0]["removal_ratio_net"] == pytest.approx((3.3 - 0.3) / 3.0)
+    assert pair[0]["captured_fraction"] == pytest.approx(1.0)  # slope of (1, 0, 2) on (1, 0, 2)
+    # RMS planted per atom over structures with the motif: 1 eV / 10 and 2 eV / 20 -> 100 meV
+    assert pair[0]["planted_mev_per_atom_rms"] == pytest.approx(100.0)
+    assert pair[0]["below_noise_floor"] is False
+    assert pair[0]["planted_force_rms_mev_per_a"] == pytest.approx(3000.0)  # 1.5 eV/Å x ε = 2
+    assert [b["run"] for b in out["baseline"]] == ["baseline_r0", "baseline_r1"]
+    assert out["baseline"][1]["captured_fraction"]["pair"] == pytest.approx(0.5)
+    assert out["baseline"][0]["captured_fraction"]["pair"] is None  # the r = 0 run itself
+    c = out["checks"]
+    assert c["pair"]["largest_rank1_attribution_and_exact"] is True
+    assert c["pair"]["largest_removal_50_150_percent"] is True
+    assert c["pair"]["control_never_top10"] is True
+    assert c["triplet"]["largest_rank1_attribution_and_exact"] is False
+    assert c["triplet"]["control_never_top10"] is False  # rank 8 in the control
+    assert checks({"pair": []})["pair"]["largest_rank1_attribution_and_exact"] is None
