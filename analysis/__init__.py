@@ -37,7 +37,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "analysis.motifs": ("bucket_ids", "motif_labels", "motif_table"),
     "analysis.pipeline": ("run_analysis",),
     "analysis.probe_artifacts": ("load_probes",),
-    "analysis.profiles": ("motif_profile", "profile_elements"),
+    "analysis.profiles": ("motif_profile", "profile_elements", "reference_ranges"),
     "analysis.probes": (
         "Predictions",
         "ablation_effect",
@@ -51,6 +51,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
         "probe_structures",
         "reliance_summary",
     ),
+    "analysis.recovery": ("PlantedKeys", "Recovery", "motif_recovery", "planted_keys"),
     "analysis.schema": ("PARQUET_ARTIFACTS", "SCHEMA_VERSION"),
     "analysis.settings": ("AnalysisSettings",),
 }
