@@ -9,6 +9,9 @@ structures: fraction of table rows hit and motifs per hit row, the per-edge gate
 per-motif mean gate), the relative change of hit and un-hit table rows since step 0 and the
 share of hit rows that moved more than 50 % of their initial norm, and the norms of the
 zero-initialised fusion weights (W_v, W_gamma). Writes ``OUT/diagnostics.json``.
+With smooth lookups both blend slots of an edge count as hit rows (``*_lookups`` then
+counts slots). ``diagnose(record, ...)`` takes any record with ``checkpoint``, ``variant``
+and ``seed`` (e.g. a learning-curve run's final checkpoint with ``step_0`` beside it).
 """
 
 from __future__ import annotations
@@ -91,7 +94,8 @@ def diagnose(record: dict, train_dir: Path, n_structures: int) -> dict:
     for name, buckets in (("pair", pair), ("triplet", trip)):
         if not buckets:
             continue
-        b = torch.cat(buckets)  # [E or T, H]
+        b = torch.cat(buckets)  # [E or T, H] (hard), [E or T, 2, H] (smooth: both blend slots)
+        b = b.reshape(-1, b.shape[-1])  # [lookups, H]
         t0, t1 = _find(s0, f"{name}_table"), _find(s1, f"{name}_table")  # [H, M, D]
         heads, rows = t1.shape[:2]
         hit = torch.zeros(heads, rows, dtype=torch.bool)

@@ -37,6 +37,7 @@ __all__ = [
     "tiny_batch",
     "tiny_model",
     "tiny_pamm_checkpoint",
+    "tiny_plain_checkpoint",
 ]
 
 #: a tiny eSCN-MD configuration: one forward of a few small crystals takes ~0.1 s on CPU
@@ -295,3 +296,39 @@ def tiny_pamm_checkpoint(path, spec: dict[str, Any], *, scale: float = 0.3):
     ckpt.model_state_dict = model.state_dict()
     ckpt.ema_state_dict = torch.optim.swa_utils.AveragedModel(model).state_dict()
     return save_checkpoint(ckpt, path), ckpt
+
+
+def _task_config(prop: str, level: str, dim: list[int]) -> dict[str, Any]:
+    """A fairchem task config (what the predict unit reads to name and scale outputs)."""
+    unit = "fairchem.core.units.mlip_unit.mlip_unit"
+    normalizer = "fairchem.core.modules.normalization.normalizer.Normalizer"
+    return {
+        "_target_": f"{unit}.Task", "name": f"omat_{prop}", "level": level, "property": prop,
+        "out_spec": {"_target_": f"{unit}.OutputSpec", "dim": dim, "dtype": "float32"},
+        "normalizer": {"_target_": normalizer, "mean": 0.0, "rmsd": 1.0}, "datasets": ["omat"],
+    }  # fmt: skip
+
+
+def tiny_plain_checkpoint():
+    """A tiny plain eSCN-MD inference checkpoint that fairchem's predict unit and
+    calculator can drive (energy and forces tasks; ``pamm.checkpoint.attach_pamm`` puts
+    PaMM on top of it)."""
+    from fairchem.core.units.mlip_unit.api.inference import MLIPInferenceCheckpoint
+
+    from pamm.checkpoint import build_model
+
+    config = {
+        "_target_": "fairchem.core.models.base.HydraModel",
+        "backbone": {"model": "fairchem.core.models.uma.escn_md.eSCNMDBackbone", **TINY_BACKBONE},
+        "heads": {"efs": {"module": "fairchem.core.models.uma.escn_md.MLP_EFS_Head",
+                          "prefix": "omat"}},  # the predict unit reads "omat_energy" etc.
+        "pass_through_head_outputs": True,
+    }  # fmt: skip
+    tasks = [_task_config("energy", "system", [1]), _task_config("forces", "atom", [3])]
+    ckpt = MLIPInferenceCheckpoint(
+        model_config=config, model_state_dict={}, ema_state_dict={}, tasks_config=tasks
+    )
+    model = build_model(ckpt, strict=False)
+    ckpt.model_state_dict = model.state_dict()
+    ckpt.ema_state_dict = torch.optim.swa_utils.AveragedModel(model).state_dict()
+    return ckpt

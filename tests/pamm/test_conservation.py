@@ -16,43 +16,11 @@ import torch
 from ase import Atoms
 
 from pamm.checkpoint import attach_pamm, build_model, save_checkpoint
-from pamm.testing import TINY_BACKBONE, dense_crystals, random_crystal, randomize_memory
+from pamm.testing import dense_crystals, random_crystal, randomize_memory, tiny_plain_checkpoint
 
 STEPS, STEP = 60, 0.005  # Å
 THRESHOLD = 5e-4  # eV
 SMALL = {"pair_buckets": 256, "triplet_buckets": 512, "fusion": "affine"}
-UNIT = "fairchem.core.units.mlip_unit.mlip_unit"
-
-
-def _task(prop: str, level: str, dim: list[int]) -> dict:
-    """A fairchem task config (what the predict unit reads to name and scale outputs)."""
-    normalizer = "fairchem.core.modules.normalization.normalizer.Normalizer"
-    return {
-        "_target_": f"{UNIT}.Task", "name": f"omat_{prop}", "level": level, "property": prop,
-        "out_spec": {"_target_": f"{UNIT}.OutputSpec", "dim": dim, "dtype": "float32"},
-        "normalizer": {"_target_": normalizer, "mean": 0.0, "rmsd": 1.0}, "datasets": ["omat"],
-    }  # fmt: skip
-
-
-def _plain_checkpoint():
-    """A tiny plain eSCN-MD inference checkpoint that fairchem's calculator can drive."""
-    from fairchem.core.units.mlip_unit.api.inference import MLIPInferenceCheckpoint
-
-    config = {
-        "_target_": "fairchem.core.models.base.HydraModel",
-        "backbone": {"model": "fairchem.core.models.uma.escn_md.eSCNMDBackbone", **TINY_BACKBONE},
-        "heads": {"efs": {"module": "fairchem.core.models.uma.escn_md.MLP_EFS_Head",
-                          "prefix": "omat"}},  # the predict unit reads "omat_energy" etc.
-        "pass_through_head_outputs": True,
-    }  # fmt: skip
-    tasks = [_task("energy", "system", [1]), _task("forces", "atom", [3])]
-    ckpt = MLIPInferenceCheckpoint(
-        model_config=config, model_state_dict={}, ema_state_dict={}, tasks_config=tasks
-    )
-    model = build_model(ckpt, strict=False)
-    ckpt.model_state_dict = model.state_dict()
-    ckpt.ema_state_dict = torch.optim.swa_utils.AveragedModel(model).state_dict()
-    return ckpt
 
 
 def _deviations(path: Path, atoms: Atoms, seed: int) -> np.ndarray:
@@ -87,7 +55,7 @@ def crystals() -> list[Atoms]:
 def _checkpoints(folder: Path) -> dict[str, Path]:
     """A tiny plain eSCN-MD checkpoint fairchem's calculator drives, and PaMM on top of it
     (random memory: smooth and hard lookups, and the smooth mlp control)."""
-    plain = _plain_checkpoint()
+    plain = tiny_plain_checkpoint()
     paths = {"plain": save_checkpoint(plain, folder / "plain.pt")}
     variants = {"smooth": {"lookup": "smooth"}, "hard": {"lookup": "hard"},
                 "mlp": {"lookup": "smooth", "mode": "mlp"}}  # fmt: skip
