@@ -160,15 +160,8 @@ def train_and_score(
     print(
         f"compare: training {run_name(variant, seed)} ({args.steps} steps), log {log}", flush=True
     )
-    with open(log, "w") as fh:
-        sys.stdout.flush()
-        saved = os.dup(1), os.dup(2)
-        os.dup2(fh.fileno(), 1), os.dup2(fh.fileno(), 2)
-        try:
-            result = run_fairchem(config_path(variant), overrides)
-        finally:
-            os.dup2(saved[0], 1), os.dup2(saved[1], 2)
-            os.close(saved[0]), os.close(saved[1])
+    sys.stdout.flush()
+    result = run_fairchem(config_path(variant), overrides, log=log)
     train_wall = time.time() - start
     if result.returncode != 0:
         raise RuntimeError(f"fairchem failed for {run_name(variant, seed)}; see {log}")

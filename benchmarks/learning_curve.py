@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -59,14 +58,8 @@ def _train(args: argparse.Namespace, run_dir: Path) -> Path:
     log = run_dir / "train.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"learning_curve: training {args.variant} for {args.steps} steps, log {log}", flush=True)
-    with open(log, "w") as fh:
-        saved = os.dup(1), os.dup(2)
-        os.dup2(fh.fileno(), 1), os.dup2(fh.fileno(), 2)
-        try:
-            result = run_fairchem(config_path(args.variant), overrides)
-        finally:
-            os.dup2(saved[0], 1), os.dup2(saved[1], 2)
-            os.close(saved[0]), os.close(saved[1])
+    sys.stdout.flush()
+    result = run_fairchem(config_path(args.variant), overrides, log=log)
     if result.returncode != 0:
         raise RuntimeError(f"fairchem failed; see {log}")
     return ckpt_root

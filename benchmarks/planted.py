@@ -175,15 +175,8 @@ def _train(args, data: Path, variant: str, name: str) -> Path:
     ]  # fmt: skip
     log = run_dir / "train.log"
     print(f"planted: training {name} ({args.steps} steps), log {log}", flush=True)
-    with open(log, "w") as fh:
-        sys.stdout.flush()
-        saved = os.dup(1), os.dup(2)
-        os.dup2(fh.fileno(), 1), os.dup2(fh.fileno(), 2)
-        try:
-            result = run_fairchem(config_path(variant), overrides)
-        finally:
-            os.dup2(saved[0], 1), os.dup2(saved[1], 2)
-            os.close(saved[0]), os.close(saved[1])
+    sys.stdout.flush()
+    result = run_fairchem(config_path(variant), overrides, log=log)
     if result.returncode != 0:
         raise RuntimeError(f"fairchem failed for {name}; see {log}")
     return find_checkpoint(run_dir, name)

@@ -224,9 +224,15 @@ def fairchem_command(config: str | Path, overrides: Sequence[str] = ()) -> list[
 
 
 def run_fairchem(
-    config: str | Path, overrides: Sequence[str] = (), *, capture: bool = False
+    config: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    capture: bool = False,
+    log: str | Path | None = None,
 ) -> subprocess.CompletedProcess:
     """Run ``fairchem -c config overrides...`` in a subprocess (output streamed unless captured).
+
+    ``log``: write the child's stdout and stderr to this file instead (folder created).
 
     The folder holding this ``pamm`` package is put first on ``PYTHONPATH`` so hydra can
     import ``pamm.backbone`` in the child even when the project is not pip-installed.
@@ -235,7 +241,11 @@ def run_fairchem(
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return subprocess.run(cmd, check=False, capture_output=capture, text=True, env=env)
+    if log is None:
+        return subprocess.run(cmd, check=False, capture_output=capture, text=True, env=env)
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as fh:
+        return subprocess.run(cmd, check=False, stdout=fh, stderr=subprocess.STDOUT, env=env)
 
 
 def find_checkpoint(run_dir: str | Path, timestamp_id: str | None = None) -> Path:
