@@ -112,13 +112,23 @@ class References:
     n_structures: int
     stress_rmsd: float = 1.0
 
+    @property
+    def stress_coefficient(self) -> float:
+        """Stress loss weight: a stress error of one ``stress_rmsd`` weighs like a force error
+        of one ``normalizer_rmsd``."""
+        return self.normalizer_rmsd / self.stress_rmsd
+
     def to_overrides(self) -> list[str]:
-        """``fairchem -c`` overrides: ``elem_refs=[...]``, ``normalizer_rmsd``, ``stress_rmsd``."""
+        """``fairchem -c`` overrides: ``elem_refs``, ``normalizer_rmsd``, ``stress_coefficient``.
+
+        Stress shares the energy's normaliser (it is a derivative of the normalised energy);
+        its loss weight ``normalizer_rmsd / stress_rmsd`` measures its error in stress RMS.
+        """
         refs = ",".join(f"{x:.8g}" for x in self.elem_refs)
         return [
             f"elem_refs=[{refs}]",
             f"normalizer_rmsd={self.normalizer_rmsd:.8g}",
-            f"stress_rmsd={self.stress_rmsd:.8g}",
+            f"stress_coefficient={self.stress_coefficient:.8g}",
         ]
 
 

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if refs is not None:
         print(
             f"pamm train: fitted element references on {refs.n_structures} structures, "
-            f"normalizer_rmsd={refs.normalizer_rmsd:.4g}, stress_rmsd={refs.stress_rmsd:.4g}"
+            f"normalizer_rmsd={refs.normalizer_rmsd:.4g}, stress_rmsd={refs.stress_rmsd:.4g} "
+            f"(stress_coefficient={refs.stress_coefficient:.4g})"
         )
     timestamp_id = f"{args.variant}-{time.strftime('%Y%m%d-%H%M%S')}"
     overrides = training_overrides(

@@ -154,7 +154,8 @@ def test_fit_references_recovers_linear_energies(tmp_path: Path) -> None:
     assert refs.stress_rmsd == pytest.approx(np.sqrt(full_sq.mean() / 9), rel=1e-5)
     assert refs.stress_rmsd < 0.1 * refs.normalizer_rmsd
     overrides = refs.to_overrides()
-    assert overrides[1].startswith("normalizer_rmsd=") and overrides[2].startswith("stress_rmsd=")
+    assert overrides[1].startswith("normalizer_rmsd=")
+    assert overrides[2] == f"stress_coefficient={refs.normalizer_rmsd / refs.stress_rmsd:.8g}"
 
 
 def test_inputs_are_validated(tmp_path: Path) -> None:
@@ -217,3 +218,21 @@ def test_pamm_train_gate_runs_fairchem_and_checkpoint_drives_ase(
     energy, forces, stress = atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
     assert np.isfinite(energy) and forces.shape == (8, 3) and stress.shape == (6,)
     assert np.isfinite(forces).all() and np.isfinite(stress).all()
+
+    # stress is the strain derivative of the same energy: (1/V) dE/dε by central differences
+    # (σ = 1/V ∂E/∂ε, ASE's sign). A stress normaliser other than the energy's scales it.
+    step = 2e-3
+    fd = np.zeros((3, 3))
+    for a, b in [(0, 0), (1, 1), (2, 2), (0, 1), (1, 2)]:
+        strain = np.zeros((3, 3))
+        strain[a, b] = strain[b, a] = 0.5 * step if a != b else step
+        values = []
+        for sign in (1.0, -1.0):
+            strained = atoms.copy()
+            strained.set_cell(atoms.cell @ (np.eye(3) + sign * strain), scale_atoms=True)
+            strained.calc = FAIRChemCalculator(unit, task_name="omat")
+            values.append(strained.get_potential_energy())
+        fd[a, b] = fd[b, a] = (values[0] - values[1]) / (2 * step) / atoms.get_volume()
+    reported = atoms.get_stress(voigt=False)
+    mask = np.abs(fd) > 0.2 * np.abs(fd).max()
+    np.testing.assert_allclose(reported[mask], fd[mask], rtol=0.05, atol=2e-5)
