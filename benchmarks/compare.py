@@ -3,6 +3,7 @@
     python benchmarks/compare.py run   --data assets/data --steps 400 --seeds 0,1,2 \\
         --variants baseline,gate,affine --out benchmarks/results --work /tmp/pamm_compare
     python benchmarks/compare.py table --out benchmarks/results
+    python benchmarks/compare.py adopt --checkpoint CKPT --variant gate --steps 3000 --out OUT
     python benchmarks/compare.py export-demo --out benchmarks/results --dest assets/checkpoints
 
 ``run`` trains every (variant, seed) with the packaged ``fairchem -c`` configs
@@ -13,7 +14,8 @@ and held-out-family splits (``pamm.evaluate``) and written at once to
 and several ``run`` processes may share one ``OUT`` (each claims a run with an exclusive
 lock file). ``table`` aggregates whatever has finished into ``OUT/results.json`` and
 ``OUT/results.md`` (mean ± std over seeds, per split and per family) and names what is
-missing. ``export-demo`` copies the seed-0 baseline/gate/affine checkpoints with a metrics
+missing. ``adopt`` scores a checkpoint trained elsewhere (a learning-curve run) into the same
+run record. ``export-demo`` copies the seed-0 baseline/gate/affine checkpoints with a metrics
 JSON (including the first 20 test structures) beside each.
 """
 
@@ -166,6 +168,18 @@ def train_and_score(
     if result.returncode != 0:
         raise RuntimeError(f"fairchem failed for {run_name(variant, seed)}; see {log}")
     checkpoint = find_checkpoint(run_dir, timestamp_id)
+    return score_run(variant, seed, checkpoint, args, overrides, train_wall)
+
+
+def score_run(
+    variant: str,
+    seed: int,
+    checkpoint: Path,
+    args: argparse.Namespace,
+    overrides: list[str],
+    train_wall: float | None,
+) -> dict[str, Any]:
+    """Score a trained checkpoint on every split; write its per-structure errors; the record."""
     predictor = load_predictor(checkpoint)
     splits = {s: args.data / s for s in SPLITS if (args.data / s).is_dir()}
     start = time.time()
@@ -283,6 +297,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_adopt(args: argparse.Namespace) -> int:
+    """Score a checkpoint trained elsewhere (e.g. a learning-curve run) as one run record."""
+    if not args.checkpoint.is_file():
+        print(f"compare: no checkpoint {args.checkpoint}", file=sys.stderr)
+        return 2
+    if args.variant not in VARIANTS:
+        print(f"compare: unknown variant {args.variant}; choose from {sorted(VARIANTS)}")
+        return 2
+    (args.out / "runs").mkdir(parents=True, exist_ok=True)
+    refs = _references(args.data, args.out)
+    score_composition_only(args, refs)
+    record = score_run(args.variant, args.seed, args.checkpoint, args, [], None)
+    record["trained_by"] = args.trained_by
+    _write_json(args.out / "runs" / f"{run_name(args.variant, args.seed)}.json", record)
+    test = record["metrics"]["test"]["overall"]
+    print(
+        f"compare: adopted {args.checkpoint} as {run_name(args.variant, args.seed)}: "
+        f"test E {test['energy_mae_mev_per_atom']:.2f} meV/atom, "
+        f"F {test['force_mae_mev_per_a']:.1f} meV/A",
+        flush=True,
+    )
+    return 0
+
+
 def cmd_table(args: argparse.Namespace) -> int:
     """Write results.json + results.md from the finished runs."""
     summary = write_table(args.out, expected_seeds=args.expect, data=args.data)
@@ -310,11 +348,23 @@ def main(argv: list[str] | None = None) -> int:
     table.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     table.add_argument("--expect", default=None, help="e.g. baseline:3,gate:3,mlp:1")
     table.add_argument("--data", type=Path, default=ROOT / "assets" / "data")
+    adopt = sub.add_parser("adopt", help="score a checkpoint trained elsewhere as a run record")
+    adopt.add_argument("--checkpoint", type=Path, required=True)
+    adopt.add_argument("--variant", required=True)
+    adopt.add_argument("--seed", type=int, default=0)
+    adopt.add_argument("--steps", type=int, required=True, help="steps it was trained for")
+    adopt.add_argument("--batch-size", type=int, default=8)
+    adopt.add_argument("--lr", type=float, default=1e-3)
+    adopt.add_argument("--data", type=Path, default=ROOT / "assets" / "data")
+    adopt.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    adopt.add_argument("--eval-limit", type=int, default=None, help="structures scored per split")
+    adopt.add_argument("--trained-by", default="", help="the command that trained it (recorded)")
     demo = sub.add_parser("export-demo", help="copy seed-0 checkpoints to assets/checkpoints")
     demo.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     demo.add_argument("--data", type=Path, default=ROOT / "assets" / "data")
     demo.add_argument("--dest", type=Path, default=ROOT / "assets" / "checkpoints")
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--variants", type=lambda s: s.split(","), default=list(DEMO_VARIANTS))
     demo.add_argument("--card-only", action="store_true", help="rewrite README.md only")
     args = parser.parse_args(argv)
     if args.cmd == "run" and args.steps <= 0:
@@ -323,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.compare_demo import cmd_export_demo
 
         return cmd_export_demo(args)
-    return {"run": cmd_run, "table": cmd_table}[args.cmd](args)
+    return {"run": cmd_run, "table": cmd_table, "adopt": cmd_adopt}[args.cmd](args)
 
 
 if __name__ == "__main__":

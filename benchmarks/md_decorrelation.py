@@ -1,6 +1,6 @@
 """How far apart must MD frames be? Force autocorrelation of CHGNet MD on relaxed parents.
 
-    python benchmarks/md_decorrelation.py --relaxed assets/data-oxides/.work/relaxed \\
+    python benchmarks/md_decorrelation.py --relaxed assets/data/.work/relaxed \\
         --parents 6 --json benchmarks/results/md_decorrelation.json
 
 For ``--parents`` relaxed candidates (spread over the cation sets), runs Langevin NVT at

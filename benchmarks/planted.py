@@ -1,6 +1,6 @@
 """Does the lab find what we planted? Planted-motif recovery, one resumable command (issue #16).
 
-    python benchmarks/planted.py --data assets/data-oxides \\
+    python benchmarks/planted.py --data assets/data \\
         --json benchmarks/results/planted.json --work /tmp/pamm_planted
 
 1. **Calibrate.** On the first ``--calibration-structures`` training structures: the
@@ -336,7 +336,7 @@ def checks(motifs: dict) -> dict:
 # --- main ---------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT / "assets" / "data-oxides")
+    parser.add_argument("--data", type=Path, default=ROOT / "assets" / "data")
     parser.add_argument(
         "--json", type=Path, default=ROOT / "benchmarks" / "results" / "planted.json"
     )
