@@ -106,6 +106,20 @@ def test_tiny_compare_run_writes_finite_results_and_resumes(tiny_data, tmp_path)
     assert second.returncode == 0, second.stderr
     assert "training" not in second.stdout
     assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == mtimes
+    # adopt: the gate checkpoint scored again as another record gives the same numbers
+    adopted = _compare(
+        "adopt", "--data", str(tiny_data), "--out", str(out), "--variant", "gate",
+        "--seed", "7", "--steps", "2", "--eval-limit", "4",
+        "--checkpoint", records["gate"]["checkpoint"], "--trained-by", "the tiny run",
+    )  # fmt: skip
+    assert adopted.returncode == 0, adopted.stderr
+    again = json.loads((out / "runs" / "gate_s7.json").read_text())
+    assert again["trained_by"] == "the tiny run" and again["train_wall_s"] is None
+    assert again["metrics"] == records["gate"]["metrics"]
+    assert (out / "runs" / "gate_s7.errors.parquet").is_file()
+    missing = _compare("adopt", "--out", str(out), "--variant", "gate", "--steps", "2",
+                       "--checkpoint", str(tmp_path / "none.pt"))  # fmt: skip
+    assert missing.returncode == 2 and "no checkpoint" in missing.stderr
 
 
 def _record(variant: str, seed: int, energy: float) -> dict:
