@@ -172,6 +172,38 @@ def _family_table(summary: dict, split: str) -> list[str]:
     return head + markdown_table(["variant", *fams], rows)
 
 
+def _diagnostics_table(records: list[dict]) -> list[str]:
+    """Per-run gate selectivity, rows moved and fusion-weight norms (compare_diagnose.py)."""
+    if not records:
+        return []
+    rows = []
+    for r in sorted(records, key=lambda r: r["run"]):
+        per_motif = "-"  # per pair motif: absent without a pair table (triplet_only)
+        if "gate_per_motif_p5_p95" in r:
+            p5, p95 = r["gate_per_motif_p5_p95"]
+            per_motif = f"{r['gate_per_motif_std']:.3f} ({p5:.2f}–{p95:.2f})"
+        rows.append([
+            r["run"], f"{r['gate_mean']:.3f} ± {r['gate_std']:.3f}",
+            f"{100 * r['gate_frac_below_0.2']:.1f} / {100 * r['gate_frac_above_0.8']:.1f}",
+            per_motif,
+            " / ".join(
+                f"{100 * r[k]:.0f}" if k in r else "-"  # pair_only/triplet_only: one table
+                for k in ("pair_hit_rows_moved_over_half", "triplet_hit_rows_moved_over_half")
+            ),
+            f"{r['W_v_fro']:.2f}",
+            f"{r['W_gamma_fro']:.2f}" if "W_gamma_fro" in r else "-",
+        ])  # fmt: skip
+    head = ["run", "gate mean ± std", "% edges g<0.2 / g>0.8", "per-motif gate std (p5–p95)",
+            "% hit rows moved >50 % (pair / triplet)", "‖W_v‖", "‖W_γ‖"]  # fmt: skip
+    n = records[0].get("structures")
+    return [
+        "",
+        f"## Diagnostics (`diagnostics.json`, {n} training structures per run)",
+        "",
+        *markdown_table(head, rows),
+    ]
+
+
 def render_markdown(summary: dict) -> str:
     """The results table (overall per split, then per family) as Markdown."""
     b = summary["budget"]
@@ -187,7 +219,7 @@ def render_markdown(summary: dict) -> str:
     ]
     splits = [
         s
-        for s in ("test", "heldout", "val")
+        for s in ("test", "heldout", "heldout_chemistry", "val")
         if any(s in v["splits"] for v in summary["variants"].values())
     ]
     head = ["variant", "seeds", "params (memory)", "s/step"]
@@ -256,6 +288,7 @@ def render_markdown(summary: dict) -> str:
             *markdown_table(head[4:], [cells]),
         ]
     lines += _claims_table(summary.get("claims", {}))
+    lines += _diagnostics_table(summary.get("diagnostics", []))
     missing = summary["missing_seeds"]
     lines += [
         "",
@@ -320,6 +353,9 @@ def write_table(
             split: {k: v[k] for k in ("composition_mae_meV", "ridge_mae_meV")}
             for split, v in json.loads(stats.read_text())["splits"].items()
         }
+    diagnostics = out / "diagnostics.json"
+    if diagnostics.is_file():  # benchmarks/compare_diagnose.py
+        summary["diagnostics"] = json.loads(diagnostics.read_text())
     errors = load_errors(out)
     if len(errors):
         summary["claims"] = {

@@ -157,3 +157,16 @@ def test_summary_mean_std_over_seeds_and_missing() -> None:
     assert paired == {"mean": 4.0, "std": 0.0, "n": 1}  # 5.0 - 1.0 at seed 0
     md = " ".join(render_markdown(summary).split())
     assert "2.00 ± 1.00" in md and "| gate | 1 |" in md and "mlp (1 seed(s))" in md
+
+
+def test_diagnostics_of_each_run_join_the_table() -> None:
+    summary = summarize_runs([_record("baseline", 0, 1.0), _record("gate", 0, 2.0)], None)
+    diag = {"run": "gate_s0", "structures": 64, "gate_mean": 0.61, "gate_std": 0.2,
+            "gate_frac_below_0.2": 0.125, "gate_frac_above_0.8": 0.25,
+            "gate_per_motif_std": 0.15, "gate_per_motif_p5_p95": [0.3, 0.9],
+            "pair_hit_rows_moved_over_half": 0.38, "triplet_hit_rows_moved_over_half": 0.46,
+            "W_v_fro": 5.18}  # fmt: skip
+    assert "Diagnostics" not in render_markdown(summary)
+    md = " ".join(render_markdown(summary | {"diagnostics": [diag]}).split())
+    row = "| gate_s0 | 0.610 ± 0.200 | 12.5 / 25.0 | 0.150 (0.30–0.90) | 38 / 46 | 5.18 | - |"
+    assert row in md
