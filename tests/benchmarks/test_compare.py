@@ -117,22 +117,12 @@ def test_tiny_compare_run_writes_finite_results_and_resumes(tiny_data, tmp_path)
     assert again["trained_by"] == "the tiny run" and again["train_wall_s"] is None
     # the same checkpoint scored in another process: float32 sums differ by ~5e-10 relative
     # on CI's CPU (measured: force 1209.04939658 vs 1209.04939632 meV/A), so compare to 1e-6
-    assert _flat(again["metrics"]) == pytest.approx(_flat(records["gate"]["metrics"]), rel=1e-6)
+    flat = [pd.json_normalize(r["metrics"]).iloc[0].to_dict() for r in (again, records["gate"])]
+    assert flat[0] == pytest.approx(flat[1], rel=1e-6)
     assert (out / "runs" / "gate_s7.errors.parquet").is_file()
     missing = _compare("adopt", "--out", str(out), "--variant", "gate", "--steps", "2",
                        "--checkpoint", str(tmp_path / "none.pt"))  # fmt: skip
     assert missing.returncode == 2 and "no checkpoint" in missing.stderr
-
-
-def _flat(tree: dict, prefix: str = "") -> dict[str, float]:
-    """Nested metric dicts as {"split/family/metric": value}."""
-    out: dict[str, float] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out |= _flat(value, f"{prefix}{key}/")
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _record(variant: str, seed: int, energy: float) -> dict:
