@@ -1,6 +1,7 @@
 """Why does (or doesn't) the memory help? Table use, gate saturation, how far the tables moved.
 
-    python benchmarks/compare_diagnose.py --out benchmarks/results --runs gate_s0,affine_s0
+    python benchmarks/compare_diagnose.py --out benchmarks/results   # every finished memory run
+    python benchmarks/compare_diagnose.py --runs gate_s0,affine_s0    # just these
 
 For each finished run of ``benchmarks/compare.py`` (its record names the checkpoint; the
 step-0 checkpoint beside it holds the initial weights) on ``--structures`` training
@@ -8,7 +9,8 @@ structures: fraction of table rows hit and motifs per hit row, the per-edge gate
 (saturation; selectivity = shares of edges with g < 0.2 and > 0.8; the spread of the
 per-motif mean gate), the relative change of hit and un-hit table rows since step 0 and the
 share of hit rows that moved more than 50 % of their initial norm, and the norms of the
-zero-initialised fusion weights (W_v, W_gamma). Writes ``OUT/diagnostics.json``.
+zero-initialised fusion weights (W_v, W_gamma). Merges into ``OUT/diagnostics.json``: runs
+whose checkpoint is gone (the work dir lives in /tmp) keep their earlier entry.
 With smooth lookups both blend slots of an edge count as hit rows (``*_lookups`` then
 counts slots). ``diagnose(record, ...)`` takes any record with ``checkpoint``, ``variant``
 and ``seed`` (e.g. a learning-curve run's final checkpoint with ``step_0`` beside it).
@@ -28,6 +30,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.compare import _write_json  # noqa: E402
+
+NO_MEMORY = ("baseline", "mlp")  # variants without tables or gates: nothing to diagnose
 
 
 def _state(checkpoint: Path) -> dict[str, torch.Tensor]:
@@ -117,19 +121,37 @@ def diagnose(record: dict, train_dir: Path, n_structures: int) -> dict:
     return out
 
 
+def _pending_runs(out: Path, names: str) -> list[dict]:
+    """Records to diagnose: ``names`` (comma-separated) or ``all`` finished memory runs."""
+    if names != "all":
+        return [json.loads((out / "runs" / f"{n}.json").read_text()) for n in names.split(",")]
+    records = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+    return [r for r in records if r["variant"] not in NO_MEMORY]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--data", type=Path, default=ROOT / "assets" / "data")
-    parser.add_argument("--runs", default="gate_s0,affine_s0")
+    parser.add_argument(
+        "--runs", default="all", help="comma-separated run names, or 'all' finished memory runs"
+    )
     parser.add_argument("--structures", type=int, default=64)
     args = parser.parse_args(argv)
-    results = []
-    for name in args.runs.split(","):
-        record = json.loads((args.out / "runs" / f"{name}.json").read_text())
-        results.append(diagnose(record, args.data / "train", args.structures))
-        print(json.dumps(results[-1], indent=1))
-    _write_json(args.out / "diagnostics.json", results)
+    target = args.out / "diagnostics.json"
+    # merge: entries of runs whose checkpoints are gone (an earlier session's /tmp) are kept
+    merged = {d["run"]: d for d in (json.loads(target.read_text()) if target.exists() else [])}
+    for record in _pending_runs(args.out, args.runs):
+        name = f"{record['variant']}_s{record['seed']}"
+        if not Path(record["checkpoint"]).exists():
+            print(
+                f"diagnose: {name}: checkpoint {record['checkpoint']} is gone, "
+                + ("keeping its earlier entry" if name in merged else "skipped")
+            )
+            continue
+        merged[name] = diagnose(record, args.data / "train", args.structures)
+        print(json.dumps(merged[name], indent=1))
+    _write_json(target, [merged[k] for k in sorted(merged)])
     return 0
 
 
