@@ -33,6 +33,7 @@ __all__ = [
     "check_memory_tables",
     "check_spec_consistency",
     "checkpoint_safe_globals",
+    "checkpoint_weights",
     "load_checkpoint",
     "load_pamm_model",
     "save_checkpoint",
@@ -125,12 +126,18 @@ def build_model(
     import hydra
 
     model = hydra.utils.instantiate(_plain_dict(ckpt.model_config))
-    state = ckpt.model_state_dict
+    model.load_state_dict(checkpoint_weights(ckpt, use_ema=use_ema), strict=strict)
+    return model
+
+
+def checkpoint_weights(
+    ckpt: MLIPInferenceCheckpoint, *, use_ema: bool = False
+) -> dict[str, torch.Tensor]:
+    """The model's state dict: raw weights, or the EMA ones when asked for and present."""
     if use_ema and ckpt.ema_state_dict:  # AveragedModel: "module." + name, plus n_averaged
         ema = ckpt.ema_state_dict
-        state = {k.removeprefix("module."): v for k, v in ema.items() if k != "n_averaged"}
-    model.load_state_dict(state, strict=strict)
-    return model
+        return {k.removeprefix("module."): v for k, v in ema.items() if k != "n_averaged"}
+    return ckpt.model_state_dict
 
 
 def stored_spec(model_config: dict) -> MotifMemorySpec | None:
@@ -233,17 +240,20 @@ def attach_pamm(
     backbone = ckpt.model_config.get("backbone")
     if not isinstance(backbone, dict) or "model" not in backbone:
         raise ValueError("checkpoint model_config has no backbone.model: not an eSCN-MD model")
-    if backbone["model"] not in PAMM_BACKBONES:
+    plain_pamm = backbone["model"] in PAMM_BACKBONES.values() and not (
+        MotifMemorySpec.from_dict(backbone.get("pamm") or {}).uses_memory
+    )  # a PaMM backbone in mode 'baseline' (e.g. the `baseline` variant) is a plain one
+    if backbone["model"] not in PAMM_BACKBONES and not plain_pamm:
         raise ValueError(
             f"backbone {backbone['model']!r} is not a plain eSCN-MD backbone; "
-            f"expected one of {sorted(PAMM_BACKBONES)}"
+            f"expected one of {sorted(PAMM_BACKBONES)} or a PaMM backbone in mode 'baseline'"
         )
     data = pamm.to_dict() if isinstance(pamm, MotifMemorySpec) else dict(pamm or {})
     data.setdefault("cutoff", float(backbone.get("cutoff", 5.0)))
     spec = MotifMemorySpec.from_dict(data)
     if not spec.uses_memory:
         raise ValueError("attaching mode='baseline' would add nothing; choose a memory mode")
-    backbone["model"] = PAMM_BACKBONES[backbone["model"]]
+    backbone["model"] = PAMM_BACKBONES.get(backbone["model"], backbone["model"])
     backbone["pamm"] = spec.to_dict()
 
     with torch.random.fork_rng():

@@ -5,8 +5,9 @@
 ``DATA`` holds ``train/`` (and ``val/``) folders of ``*.aselmdb`` shards + ``metadata.npz``.
 Energy references and the normalizer are fitted on ``DATA/train`` first; the EMA decay
 follows the number of steps. Extra ``key=value`` arguments go to fairchem unchanged
-(e.g. ``batch_size=16 job.scheduler.ranks_per_node=4``). The command prints the exact
-``fairchem -c`` call and, at the end, where the checkpoint landed.
+(e.g. ``batch_size=16 job.scheduler.ranks_per_node=4``). ``--init CKPT`` starts from a
+checkpoint's weights instead of a fresh initialisation (see :mod:`pamm.finetune`). The
+command prints the exact ``fairchem -c`` call and, at the end, where the checkpoint landed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from pamm.finetune import init_overrides
 from pamm.train import (
     VARIANTS,
     check_split_dir,
@@ -44,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep the config's element references (zeros) and normalizer (1.0)",
     )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from this checkpoint's weights (fine-tuning, e.g. after `pamm attach`); "
+        "it must hold the variant's architecture and memory spec",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the command only")
     parser.add_argument("overrides", nargs="*", help="extra fairchem overrides key=value")
 
@@ -65,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             val_dir = train_dir
         else:
             check_split_dir(args.data / "val")
+        init = [] if args.init is None else init_overrides(args.init)
         refs = None if args.no_fit_refs else fit_references(train_dir)
     except (FileNotFoundError, ValueError) as err:
         print(f"pamm train: {err}", file=sys.stderr)
@@ -86,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         val_dir=val_dir,
         references=refs,
     )
-    overrides += list(args.overrides)
+    overrides += init + list(args.overrides)
     config = config_path(args.variant)
     shown = [o if not o.startswith("elem_refs=") else "elem_refs=[...]" for o in overrides]
     print("pamm train: " + shlex.join(fairchem_command(config, shown)), flush=True)
