@@ -10,7 +10,8 @@ splits (``pamm.evaluate``, the first ``--eval-limit`` structures of each split, 
 oxide recipe stores in a seeded random order). Resumable: a finished training run is
 reused and every scored checkpoint is written to the JSON at once. The JSON also holds
 the dataset's composition-only and ridge rows (``DATA/statistics.json``) and the issue's
-targets, so the reader sees the floor in the same place.
+targets, so the reader sees the floor in the same place. ``--init CKPT`` fine-tunes from a
+checkpoint (``pamm train --init``); its step-0 point is then CKPT's weights.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from pamm.evaluate import evaluate_checkpoint  # noqa: E402
+from pamm.finetune import init_overrides  # noqa: E402
 from pamm.plumbing import atomic_write_text  # noqa: E402
 from pamm.train import config_path, fit_references, run_fairchem, training_overrides  # noqa: E402
 
@@ -53,6 +55,7 @@ def _train(args: argparse.Namespace, run_dir: Path) -> Path:
         f"checkpoint_every={args.every}",
         f"max_saved_checkpoints={args.steps // args.every + 2}",
         f"batch_size={args.batch_size}",
+        *([] if args.init is None else init_overrides(args.init)),
         *args.overrides,
     ]
     log = run_dir / "train.log"
@@ -85,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-limit", type=int, default=400)
     parser.add_argument("--json", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("/tmp/pamm_learning_curve"))
+    parser.add_argument(
+        "--init", type=Path, default=None, help="fine-tune from this checkpoint (pamm train --init)"
+    )
     parser.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
     args = parser.parse_args(argv)
     if args.every <= 0 or args.steps <= 0:
@@ -103,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch_size": args.batch_size,
         "eval_limit": args.eval_limit,
         "overrides": args.overrides,
+        "init": None if args.init is None else str(args.init),
         "targets": TARGETS,
         "floor": {
             s: {k: v[k] for k in ("composition_mae_meV", "ridge_mae_meV")}

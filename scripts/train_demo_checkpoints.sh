@@ -9,6 +9,11 @@
 #   python benchmarks/compare.py run --data assets/data --out benchmarks/results/demo \
 #       --variants affine --seeds 0 --steps 1000 --threads 1
 # (the same training as STEPS=1000 VARIANTS=affine here: same seed, same data order).
+# Fine-tuning instead (INIT=a trained baseline checkpoint): gate/affine start from INIT with a
+# zero-initialised memory attached (`pamm attach`, exactly INIT's predictions at step 0) and
+# train STEPS more steps (`--init`; LR overrides in EXTRA, e.g. EXTRA="lr=3e-4"):
+#   INIT=assets/checkpoints/baseline.pt STEPS=1000 VARIANTS="gate affine" EXTRA="lr=3e-4" \
+#       scripts/train_demo_checkpoints.sh
 # Resumable: a finished training run is reused. One variant at a time uses both cores
 # (THREADS=2); two side by side at THREADS=1 each finish sooner together.
 set -euo pipefail
@@ -17,16 +22,27 @@ PY=${PYTHON:-.venv/bin/python}
 STEPS=${STEPS:-3000}
 VARIANTS=${VARIANTS:-"baseline gate affine"}
 THREADS=${THREADS:-2}
-WORK=${WORK:-/tmp/pamm_demo}
+INIT=${INIT:-}
+WORK=${WORK:-/tmp/pamm_demo${INIT:+_finetune}}  # fine-tuned runs never reuse from-scratch ones
 OUT=${OUT:-benchmarks/results/demo}
+EVERY=${EVERY:-500}
+read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 for v in $VARIANTS; do
+    init_args=()
+    curve="benchmarks/results/learning_curve_oxides_${v}.json"
+    if [[ -n "$INIT" && "$v" != baseline ]]; then
+        mkdir -p "$WORK/$v"
+        [[ -f "$WORK/$v/init.pt" ]] || "$PY" -m pamm_lab.cli attach "$INIT" "$WORK/$v/init.pt" --fusion "$v"
+        init_args=(--init "$WORK/$v/init.pt")
+        curve="benchmarks/results/learning_curve_oxides_${v}_finetune.json"
+    fi
     OMP_NUM_THREADS=$THREADS "$PY" benchmarks/learning_curve.py --data assets/data --variant "$v" \
-        --steps "$STEPS" --every 500 --eval-limit 300 \
-        --json "benchmarks/results/learning_curve_oxides_${v}.json" --work "$WORK/$v"
+        --steps "$STEPS" --every "$EVERY" --eval-limit 300 --json "$curve" --work "$WORK/$v" \
+        "${init_args[@]}" "${EXTRA_ARGS[@]}"
     OMP_NUM_THREADS=$THREADS "$PY" benchmarks/compare.py adopt --data assets/data --out "$OUT" \
         --variant "$v" --steps "$STEPS" --eval-limit 400 \
         --checkpoint "$WORK/$v/${v}_s0/lc/checkpoints/final/inference_ckpt.pt" \
-        --trained-by "STEPS=$STEPS scripts/train_demo_checkpoints.sh"
+        --trained-by "INIT=$INIT STEPS=$STEPS EXTRA='${EXTRA:-}' scripts/train_demo_checkpoints.sh"
 done
 "$PY" benchmarks/compare.py export-demo --out "$OUT" --data assets/data \
-    --dest assets/checkpoints --variants "$(echo $VARIANTS | tr ' ' ,)"
+    --dest assets/checkpoints --variants "$(echo "$VARIANTS" | tr ' ' ,)"
