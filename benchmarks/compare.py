@@ -310,6 +310,8 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     score_composition_only(args, refs)
     record = score_run(args.variant, args.seed, args.checkpoint, args, [], None)
     record["trained_by"] = args.trained_by
+    if args.init_from:
+        record["init_from"] = args.init_from
     _write_json(args.out / "runs" / f"{run_name(args.variant, args.seed)}.json", record)
     test = record["metrics"]["test"]["overall"]
     print(
@@ -359,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     adopt.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     adopt.add_argument("--eval-limit", type=int, default=None, help="structures scored per split")
     adopt.add_argument("--trained-by", default="", help="the command that trained it (recorded)")
+    adopt.add_argument("--init-from", default="", help="what it was fine-tuned from (recorded)")
     demo = sub.add_parser("export-demo", help="copy seed-0 checkpoints to assets/checkpoints")
     demo.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     demo.add_argument("--data", type=Path, default=ROOT / "assets" / "data")

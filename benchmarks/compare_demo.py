@@ -46,6 +46,7 @@ def cmd_export_demo(args: argparse.Namespace) -> int:
             "params_memory": record["params_memory"],
             "wall_s_per_step": record["wall_s_per_step"],
             "trained_by": record.get("trained_by", ""),
+            "init_from": record.get("init_from", ""),
             "eval_limit": record["eval_limit"],
             "metrics": record["metrics"],
             f"test_first{DEMO_CHECK_STRUCTURES}": check,
@@ -81,6 +82,24 @@ def _floor_lines(data: Path) -> list[str]:
     ]
 
 
+def _steps_cell(card: dict[str, Any]) -> str:
+    """Training steps; ``N (fine-tuned)`` for a checkpoint trained on from another one."""
+    steps = card["trained"]["steps"]
+    return f"{steps} (fine-tuned)" if card.get("init_from") else str(steps)
+
+
+def _finetune_lines(cards: list[dict[str, Any]]) -> list[str]:
+    """One sentence per fine-tuned checkpoint: what it started from, steps and learning rate."""
+    lines = [
+        f"- `{c['checkpoint']}`: fine-tuned from {c['init_from']} with a zero-initialised "
+        f"memory attached (`pamm attach`: at step 0 exactly its predictions), then "
+        f"{c['trained']['steps']} steps at lr {c['trained']['lr']:g}."
+        for c in cards
+        if c.get("init_from")
+    ]
+    return ["", *lines] if lines else []
+
+
 def _demo_card(cards: list[dict[str, Any]], args: argparse.Namespace) -> str:
     """The Markdown card of the bundled checkpoints (config, budget, metrics, reproduce)."""
     t = cards[0]["trained"]
@@ -107,8 +126,8 @@ def _demo_card(cards: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "Config: `pamm/configs/<variant>.yaml` (sphere/hidden/edge channels 32, 2 layers,",
         "lmax 2, cutoff 6 Å, PaMM tables 2x4096 pair + 2x16384 triplet rows x 16 dims),",
         f"seed {t['seed']}.",
-        f"Budget: the table's steps x {t['batch_size']} structures, AdamW lr {t['lr']} with"
-        " warm-up + cosine,",
+        f"Budget: the steps below x {t['batch_size']} structures, AdamW (lr {t['lr']:g} unless"
+        " stated) with warm-up + cosine,",
         "EMA decay 1 - 10/steps, energy refs fitted on train (`pamm.train.fit_references`).",
         "Same seed, so the same data order and (paired initialisation) the same backbone and",
         "head weights at step 0.",
@@ -124,11 +143,12 @@ def _demo_card(cards: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 continue
             lines.append(
                 f"| {c['checkpoint']} | {c['size_bytes'] / 1e6:.1f} | {c['params_total']:,} "
-                f"({c['params_memory']:,}) | {c['trained']['steps']} | {split} | "
+                f"({c['params_memory']:,}) | {_steps_cell(c)} | {split} | "
                 f"{o['energy_mae_mev_per_atom']:.1f} | "
                 f"{o['force_mae_mev_per_a']:.0f} | {o['stress_mae_mev_per_a3']:.2f} | "
                 f"{o['n_structures']} |"
             )
+    lines += _finetune_lines(cards)
     lines += _floor_lines(args.data)
     lines += [
         "",

@@ -41,10 +41,10 @@ is written atomically to the JSON at once, a rerun skips what is there (the JSON
 ``--strengths 1 --steps 40 --eval-structures 32 --top-n 10``: training 3.4-4.5 s/step plus
 ≈ 60 s per run (references, fairchem start-up, validation); planting ≈ 33 ms per structure
 (both motifs, one strength, written); recovery of both motifs 76-116 s per run on 37
-structures; 760 s in all. The defaults (6 runs x 200 steps; planting once per structure
-for all strengths, ≈ 5k structures; recovery on ≈ 70 structures with 20 + 4 candidates,
-≈ 4 min per memory run at that load) extrapolate to ≈ 100 min at that load and ≈ 35-45 min
-on an idle machine with ``--threads 2`` (≈ 1 s/step: the field notes' 0.6 s/step for 112
+structures; 760 s in all. The defaults (6 runs x 300 steps, the comparison table's recipe;
+planting once per structure for all strengths, ≈ 5k structures; recovery on ≈ 70 structures
+with 20 + 4 candidates, ≈ 4 min per memory run at that load) extrapolate to ≈ 50-65 min on
+an idle machine with ``--threads 2`` (≈ 1 s/step: the field notes' 0.6 s/step for 112
 atoms, here ≈ 140 atoms per batch, and the smooth memory's 1.12x).
 """
 
@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strengths", default="1,0.2,0.02", help="relative strengths r > 0")
     parser.add_argument("--baseline-strengths", default="max,0", help="'max', '0', r values or ''")
     parser.add_argument("--variant", default="gate")
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)

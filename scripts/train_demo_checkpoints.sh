@@ -11,9 +11,10 @@
 # (the same training as STEPS=1000 VARIANTS=affine here: same seed, same data order).
 # Fine-tuning instead (INIT=a trained baseline checkpoint): gate/affine start from INIT with a
 # zero-initialised memory attached (`pamm attach`, exactly INIT's predictions at step 0) and
-# train STEPS more steps (`--init`; LR overrides in EXTRA, e.g. EXTRA="lr=3e-4"):
-#   INIT=assets/checkpoints/baseline.pt STEPS=1000 VARIANTS="gate affine" EXTRA="lr=3e-4" \
+# train STEPS more steps at LR (`--init`; the card says what they started from):
+#   INIT=assets/checkpoints/baseline.pt STEPS=1000 VARIANTS="gate affine" LR=3e-4 \
 #       scripts/train_demo_checkpoints.sh
+# Other fairchem overrides go in EXTRA (e.g. EXTRA="optim.weight_decay=0").
 # Resumable: a finished training run is reused. One variant at a time uses both cores
 # (THREADS=2); two side by side at THREADS=1 each finish sooner together.
 set -euo pipefail
@@ -23,26 +24,33 @@ STEPS=${STEPS:-3000}
 VARIANTS=${VARIANTS:-"baseline gate affine"}
 THREADS=${THREADS:-2}
 INIT=${INIT:-}
+LR=${LR:-1e-3}
 WORK=${WORK:-/tmp/pamm_demo${INIT:+_finetune}}  # fine-tuned runs never reuse from-scratch ones
 OUT=${OUT:-benchmarks/results/demo}
 EVERY=${EVERY:-500}
 read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 for v in $VARIANTS; do
     init_args=()
+    init_from=()
     curve="benchmarks/results/learning_curve_oxides_${v}.json"
     if [[ -n "$INIT" && "$v" != baseline ]]; then
         mkdir -p "$WORK/$v"
         [[ -f "$WORK/$v/init.pt" ]] || "$PY" -m pamm_lab.cli attach "$INIT" "$WORK/$v/init.pt" --fusion "$v"
         init_args=(--init "$WORK/$v/init.pt")
+        # "baseline.pt (3000 steps)" when INIT has the metrics JSON export-demo writes
+        init_from=(--init-from "$("$PY" -c 'import json, pathlib, sys
+p = pathlib.Path(sys.argv[1]); m = p.with_suffix(".metrics.json")
+steps = json.loads(m.read_text())["trained"]["steps"] if m.is_file() else None
+print(p.name if steps is None else f"{p.name} ({steps} steps)")' "$INIT")")
         curve="benchmarks/results/learning_curve_oxides_${v}_finetune.json"
     fi
     OMP_NUM_THREADS=$THREADS "$PY" benchmarks/learning_curve.py --data assets/data --variant "$v" \
         --steps "$STEPS" --every "$EVERY" --eval-limit 300 --json "$curve" --work "$WORK/$v" \
-        "${init_args[@]}" "${EXTRA_ARGS[@]}"
+        "${init_args[@]}" "lr=$LR" "${EXTRA_ARGS[@]}"
     OMP_NUM_THREADS=$THREADS "$PY" benchmarks/compare.py adopt --data assets/data --out "$OUT" \
-        --variant "$v" --steps "$STEPS" --eval-limit 400 \
+        --variant "$v" --steps "$STEPS" --lr "$LR" --eval-limit 400 "${init_from[@]}" \
         --checkpoint "$WORK/$v/${v}_s0/lc/checkpoints/final/inference_ckpt.pt" \
-        --trained-by "INIT=$INIT STEPS=$STEPS EXTRA='${EXTRA:-}' scripts/train_demo_checkpoints.sh"
+        --trained-by "INIT=$INIT STEPS=$STEPS LR=$LR EXTRA='${EXTRA:-}' scripts/train_demo_checkpoints.sh"
 done
 "$PY" benchmarks/compare.py export-demo --out "$OUT" --data assets/data \
     --dest assets/checkpoints --variants "$(echo "$VARIANTS" | tr ' ' ,)"

@@ -111,15 +111,27 @@ def test_tiny_compare_run_writes_finite_results_and_resumes(tiny_data, tmp_path)
         "adopt", "--data", str(tiny_data), "--out", str(out), "--variant", "gate",
         "--seed", "7", "--steps", "2", "--eval-limit", "4",
         "--checkpoint", records["gate"]["checkpoint"], "--trained-by", "the tiny run",
+        "--lr", "3e-4", "--init-from", "baseline.pt (2 steps)",
     )  # fmt: skip
     assert adopted.returncode == 0, adopted.stderr
     again = json.loads((out / "runs" / "gate_s7.json").read_text())
     assert again["trained_by"] == "the tiny run" and again["train_wall_s"] is None
+    assert (again["lr"], again["init_from"]) == (3e-4, "baseline.pt (2 steps)")
     # the same checkpoint scored in another process: float32 sums differ by ~5e-10 relative
     # on CI's CPU (measured: force 1209.04939658 vs 1209.04939632 meV/A), so compare to 1e-6
     flat = [pd.json_normalize(r["metrics"]).iloc[0].to_dict() for r in (again, records["gate"])]
     assert flat[0] == pytest.approx(flat[1], rel=1e-6)
     assert (out / "runs" / "gate_s7.errors.parquet").is_file()
+    # export-demo: the card says what the fine-tuned checkpoint started from and its lr
+    dest = tmp_path / "demo"
+    exported = _compare("export-demo", "--out", str(out), "--data", str(tiny_data),
+                        "--dest", str(dest), "--seed", "7", "--variants", "gate")  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    card = " ".join((dest / "README.md").read_text().split())
+    assert "| gate.pt |" in card and "| 2 (fine-tuned) | test |" in card
+    assert "fine-tuned from baseline.pt (2 steps) with a zero-initialised memory" in card
+    assert "then 2 steps at lr 0.0003." in card
+    assert json.loads((dest / "gate.metrics.json").read_text())["init_from"].startswith("base")
     missing = _compare("adopt", "--out", str(out), "--variant", "gate", "--steps", "2",
                        "--checkpoint", str(tmp_path / "none.pt"))  # fmt: skip
     assert missing.returncode == 2 and "no checkpoint" in missing.stderr
