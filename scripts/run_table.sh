@@ -5,7 +5,8 @@
 # the shipped config, STEPS AdamW steps x 8 structures, scored on every structure of val, test,
 # heldout and heldout_chemistry. Budget: 33 runs (5 seeds of baseline/gate/affine, 3 of the hard
 # pair and of each control) at STEPS=300 take ~4 h of the 2-core machine (measured 2026-12-02:
-# ~15 min per run per core, training + scoring; 250 steps would fit in 3 h).
+# ~15 min per run per core, training + scoring; 200 steps would just fit in 3 h, 250 would not:
+# scoring costs the same at any budget).
 #   STEPS=300 scripts/run_table.sh            # or WORKERS=1 to leave a core free
 set -euo pipefail
 cd "$(dirname "$0")/.."
