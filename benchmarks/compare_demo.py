@@ -97,6 +97,11 @@ def _finetune_lines(cards: list[dict[str, Any]]) -> list[str]:
         for c in cards
         if c.get("init_from")
     ]
+    if lines:
+        lines.append(
+            "  The rows it started from were not trained on for the same extra steps, so its gain"
+            " over them is not the memory's alone."
+        )
     return ["", *lines] if lines else []
 
 

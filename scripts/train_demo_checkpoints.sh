@@ -48,7 +48,7 @@ print(p.name if steps is None else f"{p.name} ({steps} steps)")' "$INIT")")
         --steps "$STEPS" --every "$EVERY" --eval-limit 300 --json "$curve" --work "$WORK/$v" \
         "${init_args[@]}" "lr=$LR" "${EXTRA_ARGS[@]}"
     OMP_NUM_THREADS=$THREADS "$PY" benchmarks/compare.py adopt --data assets/data --out "$OUT" \
-        --variant "$v" --steps "$STEPS" --lr "$LR" --eval-limit 400 "${init_from[@]}" \
+        --variant "$v" --steps "$STEPS" --lr "$LR" "${init_from[@]}" \
         --checkpoint "$WORK/$v/${v}_s0/lc/checkpoints/final/inference_ckpt.pt" \
         --trained-by "INIT=$INIT STEPS=$STEPS LR=$LR EXTRA='${EXTRA:-}' scripts/train_demo_checkpoints.sh"
 done

@@ -130,7 +130,7 @@ def test_tiny_compare_run_writes_finite_results_and_resumes(tiny_data, tmp_path)
     card = " ".join((dest / "README.md").read_text().split())
     assert "| gate.pt |" in card and "| 2 (fine-tuned) | test |" in card
     assert "fine-tuned from baseline.pt (2 steps) with a zero-initialised memory" in card
-    assert "then 2 steps at lr 0.0003." in card
+    assert "then 2 steps at lr 0.0003." in card and "not the memory's alone" in card
     assert json.loads((dest / "gate.metrics.json").read_text())["init_from"].startswith("base")
     missing = _compare("adopt", "--out", str(out), "--variant", "gate", "--steps", "2",
                        "--checkpoint", str(tmp_path / "none.pt"))  # fmt: skip
