@@ -297,6 +297,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def describe_init(init: str) -> str:
+    """``name (N steps)`` for a checkpoint with export-demo's metrics JSON beside it; else as is."""
+    path = Path(init)
+    metrics = path.with_suffix(".metrics.json")
+    if not metrics.is_file():
+        return init
+    return f"{path.name} ({json.loads(metrics.read_text())['trained']['steps']} steps)"
+
+
 def cmd_adopt(args: argparse.Namespace) -> int:
     """Score a checkpoint trained elsewhere (e.g. a learning-curve run) as one run record."""
     if not args.checkpoint.is_file():
@@ -311,7 +320,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     record = score_run(args.variant, args.seed, args.checkpoint, args, [], None)
     record["trained_by"] = args.trained_by
     if args.init_from:
-        record["init_from"] = args.init_from
+        record["init_from"] = describe_init(args.init_from)
     _write_json(args.out / "runs" / f"{run_name(args.variant, args.seed)}.json", record)
     test = record["metrics"]["test"]["overall"]
     print(
@@ -361,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     adopt.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     adopt.add_argument("--eval-limit", type=int, default=None, help="structures scored per split")
     adopt.add_argument("--trained-by", default="", help="the command that trained it (recorded)")
-    adopt.add_argument("--init-from", default="", help="what it was fine-tuned from (recorded)")
+    adopt.add_argument("--init-from", default="", help="checkpoint it was tuned from")
     demo = sub.add_parser("export-demo", help="copy seed-0 checkpoints to assets/checkpoints")
     demo.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     demo.add_argument("--data", type=Path, default=ROOT / "assets" / "data")

@@ -99,8 +99,8 @@ def _finetune_lines(cards: list[dict[str, Any]]) -> list[str]:
     ]
     if lines:
         lines.append(
-            "  The rows it started from were not trained on for the same extra steps, so its gain"
-            " over them is not the memory's alone."
+            "  The checkpoints they started from were not trained for the same extra steps, so"
+            " the gain over their rows is not the memory's alone."
         )
     return ["", *lines] if lines else []
 

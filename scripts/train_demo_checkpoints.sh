@@ -37,11 +37,7 @@ for v in $VARIANTS; do
         mkdir -p "$WORK/$v"
         [[ -f "$WORK/$v/init.pt" ]] || "$PY" -m pamm_lab.cli attach "$INIT" "$WORK/$v/init.pt" --fusion "$v"
         init_args=(--init "$WORK/$v/init.pt")
-        # "baseline.pt (3000 steps)" when INIT has the metrics JSON export-demo writes
-        init_from=(--init-from "$("$PY" -c 'import json, pathlib, sys
-p = pathlib.Path(sys.argv[1]); m = p.with_suffix(".metrics.json")
-steps = json.loads(m.read_text())["trained"]["steps"] if m.is_file() else None
-print(p.name if steps is None else f"{p.name} ({steps} steps)")' "$INIT")")
+        init_from=(--init-from "$INIT")  # recorded as "baseline.pt (3000 steps)"
         curve="benchmarks/results/learning_curve_oxides_${v}_finetune.json"
     fi
     OMP_NUM_THREADS=$THREADS "$PY" benchmarks/learning_curve.py --data assets/data --variant "$v" \
