@@ -6,7 +6,9 @@ Idempotent: re-running with unchanged inputs does nothing; a changed analysis se
 reuses the stored census. ``--chemiscope`` also writes ``chemiscope.json.gz``.
 ``--probes N`` also stores the causal probes of N evenly spaced structures (first-order
 attribution of every bucket, exact check of the top ``--probe-top-k``, reliance) for
-the Interventions page; see docs/PROBES.md.
+the Interventions page; see docs/PROBES.md. ``--census FILE`` builds the run from a census
+made elsewhere (``torchrun ... -m analysis.distributed``, see docs/SCALE.md) for the same
+checkpoint, data and census settings, instead of computing it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--probe-top-k", type=int, default=10, help="buckets checked by exact ablation",
     )  # fmt: skip
+    parser.add_argument(
+        "--census", type=Path, default=None,
+        help="use this census .npz (from `python -m analysis.distributed`) instead of computing",
+    )  # fmt: skip
     parser.add_argument("--force", action="store_true", help="recompute even if up to date")
 
 
@@ -72,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
             **({} if args.heldout is None else {"heldout": tuple(args.heldout)}),
         )
         data = [str(p) for p in args.data]
-        out = run_analysis(args.checkpoint, data, args.out, settings, force=args.force)
+        out = run_analysis(
+            args.checkpoint, data, args.out, settings, force=args.force, census_file=args.census
+        )
     except (FileNotFoundError, ValueError) as err:
         print(f"pamm analyze: {err}", file=sys.stderr)
         return 2

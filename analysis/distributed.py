@@ -7,7 +7,11 @@ single-process census bit for bit. Launch with torchrun::
     torchrun --nproc_per_node 2 -m analysis.distributed --data assets/data \\
         --out census.npz [--checkpoint model.pt] [--max-per-family 100]
 
-Rank 0 writes the merged census (``analysis.census.Census.save``).
+Rank 0 writes the merged census (``analysis.census.Census.save``) with its identity
+(checkpoint sha256, dataset fingerprint, spec, census settings: ``meta["identity"]``), so
+that ``pamm analyze ... --census census.npz`` builds the run from it instead of computing
+the census again, and refuses it for any other checkpoint, dataset or settings. Across
+nodes, give torchrun ``--nnodes``/``--node-rank``/``--rdzv-endpoint`` (docs/SCALE.md).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import torch.distributed as dist
 
 from analysis.census import Census, merge
 from analysis.data import StructureSource
+from analysis.pipeline import census_identity
 from analysis.runner import Selection, census_from_graphs, census_from_model, select_structures
+from analysis.settings import AnalysisSettings
 from pamm.spec import MotifMemorySpec
 
 __all__ = ["distributed_census", "main"]
@@ -68,20 +74,25 @@ def main(argv: list[str] | None = None) -> int:
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     dist.init_process_group(backend)
     try:
-        model = None
+        model, sha = None, None
         spec = MotifMemorySpec()
         if args.checkpoint is not None:
             from pamm.checkpoint import check_memory_tables
-            from pamm.plumbing import load_checked_model
+            from pamm.plumbing import load_checked_model, sha256_file
 
             model = load_checked_model(args.checkpoint)
             spec = check_memory_tables(model)
+            sha = sha256_file(args.checkpoint)
         source = StructureSource.open(args.data)
         selection = select_structures(source, args.max_per_family or None)
         census = distributed_census(
             source, selection, spec, model, batch_size=args.batch_size, reservoir=args.reservoir
         )
         if dist.get_rank() == 0:
+            settings = AnalysisSettings(
+                max_per_family=args.max_per_family or None, reservoir=args.reservoir
+            )
+            census.meta["identity"] = census_identity(sha, source.fingerprint(), spec, settings)
             census.save(args.out)
         dist.barrier()
     finally:

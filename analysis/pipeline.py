@@ -48,7 +48,7 @@ from pamm.checkpoint import check_memory_tables
 from pamm.plumbing import atomic_write_json, load_checked_model, sha256_file
 from pamm.spec import MotifMemorySpec
 
-__all__ = ["run_analysis"]
+__all__ = ["census_identity", "run_analysis"]
 
 Progress = Callable[[float, str], None]
 
@@ -95,6 +95,43 @@ def _versions() -> dict[str, str]:
 
 def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def census_identity(
+    checkpoint_sha256: str | None, dataset_fingerprint: str, spec: MotifMemorySpec,
+    settings: AnalysisSettings,
+) -> dict[str, Any]:  # fmt: skip
+    """What a census depends on, stored in a census made elsewhere (``meta["identity"]``,
+    e.g. by ``python -m analysis.distributed``) and checked before ``run_analysis`` uses it."""
+    return {
+        "checkpoint_sha256": checkpoint_sha256,
+        "dataset_fingerprint": dataset_fingerprint,
+        "spec": spec.to_dict(),
+        "settings": settings.census_part(),
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def _given_census(path: str | Path, expected: dict[str, Any]) -> Census:
+    """The census at ``path``, refused (ValueError naming what differs) unless made for
+    this checkpoint, dataset, spec and census settings."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"census {path} does not exist")
+    census = Census.load(path)
+    found = census.meta.get("identity")
+    if not isinstance(found, dict):
+        raise ValueError(
+            f"census {path} records no identity (checkpoint, dataset, spec, settings); "
+            "make it with `python -m analysis.distributed`"
+        )
+    differ = sorted(k for k in expected if found.get(k) != expected[k])
+    if differ:
+        raise ValueError(
+            f"census {path} was made for another {', '.join(differ)} than this run: "
+            + "; ".join(f"{k}: census {found.get(k)!r}, run {expected[k]!r}" for k in differ)
+        )
+    return census
 
 
 @dataclass(frozen=True)
@@ -207,6 +244,7 @@ def run_analysis(
     progress: Progress | None = None,
     force: bool = False,
     tqdm_bar: bool = True,
+    census_file: str | Path | None = None,
 ) -> Path:
     """Compute (or reuse) the census and all artifacts; returns the run directory.
 
@@ -214,6 +252,9 @@ def run_analysis(
     ``StructureSource``; ``settings`` (default ``AnalysisSettings()``) go into the
     manifest; ``progress(fraction, message)`` runs 0..1 (census: the first 80 %); with a
     ``baseline``, GFRE/LFRE vs its node features go into metrics; ``force`` redoes all.
+    ``census_file``: a census ``.npz`` computed elsewhere for this checkpoint, dataset, spec and
+    census settings (``python -m analysis.distributed`` over many processes or nodes),
+    used instead of computing one; anything else is refused (see :func:`census_identity`).
     """
     settings = settings or AnalysisSettings()
     out = Path(out)
@@ -235,7 +276,12 @@ def run_analysis(
     )  # fmt: skip
     fingerprint = source.fingerprint()
     plan = _plan(out, ckpt, fingerprint, spec, settings, baseline, force)
-    if plan.up_to_date:
+    given = None
+    if census_file is not None:
+        identity = census_identity(ckpt["sha256"] or ckpt["state_sha256"], fingerprint, spec,
+                                   settings)  # fmt: skip
+        given = _given_census(census_file, identity)
+    if plan.up_to_date and given is None:
         report(1.0, "up to date")
         return out
 
@@ -243,7 +289,15 @@ def run_analysis(
     timings: dict[str, float] = {}
     stage = staging_dir(out)  # the new run is built here and swapped in at the end
     t0 = time.perf_counter()
-    if plan.reuse_census:
+    if given is not None:
+        if given.meta.get("n_structures") != len(selection):
+            raise ValueError(
+                f"census {census_file} counts {given.meta.get('n_structures')} structures, "
+                f"this run selects {len(selection)}"
+            )
+        shutil.copy2(census_file, stage / "census.npz")
+        census = given
+    elif plan.reuse_census:
         census = Census.load(out / "census.npz")
         shutil.copy2(out / "census.npz", stage / "census.npz")
     else:

@@ -1,6 +1,7 @@
 """PaMM overhead: training-step time vs the plain backbone, and key extraction throughput.
 
     python benchmarks/overhead.py --json overhead.json [--rounds 9] [--threads 2]
+        [--uma-s]                           # UMA-S's backbone instead of the small one
         [--sphere-channels 32 --layers 2]   # the default small config; larger to see scaling
         [--lookups hard,smooth]             # which lookup modes (both by default)
 
@@ -11,6 +12,13 @@ baseline and PaMM gate / affine with each lookup mode (``gate_hard``, ``gate_smo
 of 500), and per lookup mode the throughput of motif-key extraction + hashing
 (``extract_motifs`` [+ ``blend_lookups``] + ``MotifMemory.buckets``, the model's own path)
 on a large batch. Prints the JSON (targets: step ratios <= 1.05, >= 20 M triplets/s).
+
+``--uma-s`` times the same step on UMA-S's published backbone (``pamm/configs/uma_s.yaml``:
+MoLE, 32 experts, 128 channels, 4 layers, random weights) instead of the small eSCN-MD,
+and adds per model the peak resident memory of a separate process that builds it and
+runs ``--memory-steps`` training steps (``peak_rss_mb``), and the parameter split
+(``pamm.uma_s.parameter_counts``: the memory tables' share of all and of the active
+parameters). Target: step ratios <= 1.02 at that size.
 
 ``step_ratio_*`` is the ratio of the median wall times (the issue's definition). On a
 shared machine that number drifts with the load, so the JSON also has the median of the
@@ -23,7 +31,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -65,7 +76,8 @@ def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, atoms: list) -> tu
     batch = tiny_batch(atoms)
     start, cpu = time.perf_counter(), time.process_time()
     opt.zero_grad(set_to_none=True)
-    out = model(batch)["efs"]
+    out = model(batch)
+    out = out.get("efs", out)  # UMA-S's config passes the head outputs through
     loss = (
         out["energy"]["energy"].square().mean()
         + out["forces"]["forces"].square().mean()
@@ -76,20 +88,40 @@ def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, atoms: list) -> tu
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def variants(lookups: list[str], triplet_cutoff: float) -> dict[str, dict[str, Any]]:
+    """Name -> PaMM spec fields of the timed models: baseline, then fusion x lookup."""
+    out: dict[str, dict[str, Any]] = {"baseline": {"mode": "baseline"}}
+    for fusion in ("gate", "affine"):
+        for lookup in lookups:
+            out[f"{fusion}_{lookup}"] = {
+                "mode": "pamm", "fusion": fusion, "lookup": lookup,
+                "triplet_cutoff": triplet_cutoff,
+            }  # fmt: skip
+    return out
+
+
+def build(pamm: dict[str, Any], model: dict[str, Any] | None) -> torch.nn.Module:
+    """The small eSCN-MD of ``model`` (backbone kwargs), or UMA-S's shape when None."""
+    if model is not None:
+        return tiny_model(pamm, **model)
+    from pamm.uma_s import build_uma_s_model
+
+    return build_uma_s_model([f"pamm.{k}={v}" for k, v in pamm.items()])
+
+
 def step_times(
     rounds: int,
     n_structures: int,
     atoms_per: int,
-    model: dict[str, Any],
+    model: dict[str, Any] | None,
     lookups: list[str],
     triplet_cutoff: float = 4.0,
 ) -> dict[str, Any]:
-    """Median train-step seconds of baseline and gate / affine x ``lookups``, interleaved."""
-    models = {"baseline": tiny_model({"mode": "baseline"}, **model)}
-    for fusion in ("gate", "affine"):
-        for lookup in lookups:
-            pamm = {"fusion": fusion, "lookup": lookup, "triplet_cutoff": triplet_cutoff}
-            models[f"{fusion}_{lookup}"] = tiny_model(pamm, **model)
+    """Median train-step seconds of baseline and gate / affine x ``lookups``, interleaved.
+
+    ``model``: the small backbone's kwargs, or None for UMA-S's shape.
+    """
+    models = {k: build(v, model) for k, v in variants(lookups, triplet_cutoff).items()}
     state = models["baseline"].state_dict()
     for name in list(models)[1:]:
         models[name].load_state_dict(state, strict=False)
@@ -107,7 +139,7 @@ def step_times(
                 wall[name].append(t_wall)
                 cpu[name].append(t_cpu)
     med = {k: statistics.median(v) for k, v in wall.items()}
-    variants = names[1:]
+    pamm_names = names[1:]
 
     def paired(times: dict[str, list[float]], name: str) -> float:
         return statistics.median(t / b for t, b in zip(times[name], times["baseline"], strict=True))
@@ -116,12 +148,46 @@ def step_times(
     return {
         "step_s": med,
         "step_cpu_s": {k: statistics.median(v) for k, v in cpu.items()},
-        **{f"step_ratio_{k}": med[k] / med["baseline"] for k in variants},
-        "paired_step_ratio": {k: paired(wall, k) for k in variants},
-        "paired_cpu_ratio": {k: paired(cpu, k) for k in variants},
+        **{f"step_ratio_{k}": med[k] / med["baseline"] for k in pamm_names},
+        "paired_step_ratio": {k: paired(wall, k) for k in pamm_names},
+        "paired_cpu_ratio": {k: paired(cpu, k) for k in pamm_names},
         "params": {k: sum(p.numel() for p in m.parameters()) for k, m in models.items()},
         "atoms_per_batch": int(graph.natoms.sum()),
     }
+
+
+def peak_memory(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Peak RSS (MB) of a fresh process that builds model ``name`` and trains
+    ``args.memory_steps`` steps; its parameter counts by part for UMA-S."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--peak-of", name,
+           "--threads", str(args.threads), "--structures", str(args.structures),
+           "--atoms", str(args.atoms), "--lookups", args.lookups,
+           "--triplet-cutoff", str(args.triplet_cutoff), "--memory-steps", str(args.memory_steps),
+           "--sphere-channels", str(args.sphere_channels), "--layers", str(args.layers),
+           "--max-neighbors", str(args.max_neighbors)]  # fmt: skip
+    cmd += ["--uma-s"] if args.uma_s else []
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"peak-memory run of {name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _peak_of(name: str, model: dict[str, Any] | None, args: argparse.Namespace) -> dict[str, Any]:
+    """In this process: build ``name``, train, report peak RSS (the ``--peak-of`` child)."""
+    net = build(variants(args.lookups.split(","), args.triplet_cutoff)[name], model)
+    built_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    for seed in range(args.memory_steps):
+        _step(net, opt, _crystals(args.structures, args.atoms, seed))
+    out: dict[str, Any] = {
+        "built_rss_mb": built_mb,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    if model is None:
+        from pamm.uma_s import parameter_counts
+
+        out["params"] = parameter_counts(net)
+    return out
 
 
 def key_throughput(
@@ -171,6 +237,20 @@ def key_throughput(
     }
 
 
+def _tables_share(memory: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per PaMM model: memory tables / all parameters, and / the active parameters."""
+    out = {}
+    for name, m in memory.items():
+        p = m.get("params", {})
+        if p.get("memory_tables"):
+            active = p["backbone_active"] + p["memory_tables"] + p["memory_other"] + p["fusion"]
+            out[name] = {
+                "of_total": p["memory_tables"] / p["total"],
+                "of_active": p["memory_tables"] / (active + p["heads"]),
+            }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the JSON here (atomically)")
@@ -186,20 +266,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lookups", default="hard,smooth", help="lookup modes to time")
     parser.add_argument("--max-neighbors", type=int, default=MODEL["max_neighbors"])
     parser.add_argument("--triplet-cutoff", type=float, default=4.0, help="PaMM triplet cutoff, Å")
+    parser.add_argument("--uma-s", action="store_true", help="UMA-S's backbone (uma_s.yaml)")
+    parser.add_argument("--memory-steps", type=int, default=2, help="steps of the memory runs")
+    parser.add_argument("--peak-of", default=None, help=argparse.SUPPRESS)  # child process
     args = parser.parse_args(argv)
     lookups = args.lookups.split(",")
-    model = {
+    model: dict[str, Any] | None = {
         **MODEL,
         "sphere_channels": args.sphere_channels,
         "num_layers": args.layers,
         "max_neighbors": args.max_neighbors,
     }
+    if args.uma_s:
+        model = None
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.peak_of:
+        print(json.dumps(_peak_of(args.peak_of, model, args)))
+        return 0
     load_before = os.getloadavg()
+    memory = {}
+    if args.uma_s:
+        names = variants(lookups, args.triplet_cutoff)
+        memory = {n: peak_memory(n, args) for n in tqdm(names, desc="peak memory", unit="model")}
     result = {
         "config": {
-            **model,
+            **(model or {"uma_s": "pamm/configs/uma_s.yaml"}),
             "structures": args.structures,
             "atoms_per_structure": args.atoms,
             "rounds": args.rounds,
@@ -208,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             "torch": torch.__version__,
         },
         **step_times(args.rounds, args.structures, args.atoms, model, lookups, args.triplet_cutoff),
+        **({"memory": memory, "tables_share": _tables_share(memory)} if memory else {}),
         "keys": {
             lk: key_throughput(args.big_structures, 16, 7, lk, args.triplet_cutoff)
             for lk in lookups

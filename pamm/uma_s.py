@@ -34,6 +34,7 @@ from pamm.train import CONFIG_DIR
 __all__ = [
     "CONFIG",
     "SOURCE",
+    "build_uma_s_model",
     "compose_config",
     "main",
     "parameter_counts",
@@ -72,6 +73,21 @@ def compose_config(overrides: Sequence[str] = ()) -> Any:
         cfg = compose(config_name=CONFIG.name, overrides=overrides)
     OmegaConf.resolve(cfg)
     return cfg
+
+
+def build_uma_s_model(overrides: Sequence[str] = (), *, seed: int = 0) -> torch.nn.Module:
+    """``CONFIG``'s model (PaMM backbone class kept) with random weights seeded by ``seed``.
+
+    ``overrides`` as for :func:`compose_config`, e.g. ``["pamm.mode=baseline"]`` or
+    ``["pamm.fusion=affine", "pamm.lookup=hard"]``; the global torch stream is untouched.
+    """
+    import hydra
+    from omegaconf import OmegaConf
+
+    model_config = OmegaConf.to_container(compose_config(overrides).runner.train_eval_unit.model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return hydra.utils.instantiate(model_config)
 
 
 def plain_backbone_class(pamm_class: str) -> str:

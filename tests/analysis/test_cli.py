@@ -37,3 +37,10 @@ def test_pamm_analyze_writes_a_valid_run(tmp_path, capsys, tiny_checkpoint, tiny
     err = capsys.readouterr().err
     assert "hash" in err and "disagrees with its spec" in err
     assert not (tmp_path / "run2" / "manifest.json").exists()
+
+    # a census file that does not exist is refused before anything is written
+    args[2] = str(ckpt_path)
+    args[args.index("--out") + 1] = str(tmp_path / "run3")
+    assert main([*args, "--census", str(tmp_path / "missing.npz")]) == 2
+    assert "missing.npz does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "run3").exists()
