@@ -278,8 +278,8 @@ def run_analysis(
     plan = _plan(out, ckpt, fingerprint, spec, settings, baseline, force)
     given = None
     if census_file is not None:
-        identity = census_identity(ckpt["sha256"] or ckpt["state_sha256"], fingerprint, spec,
-                                   settings)  # fmt: skip
+        sha = ckpt.get("sha256") or ckpt.get("state_sha256")
+        identity = census_identity(sha, fingerprint, spec, settings)
         given = _given_census(census_file, identity)
     if plan.up_to_date and given is None:
         report(1.0, "up to date")
