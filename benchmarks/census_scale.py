@@ -64,6 +64,18 @@ def _status_mb() -> dict[str, float]:
     return out
 
 
+def census_summary(census) -> dict[str, Any]:
+    """Occurrences, distinct motif keys and (key, family) rows per table of a census."""
+    import numpy as np
+
+    tables = census.tables
+    return {
+        "occurrences": {t: int(c.count.sum()) for t, c in tables.items()},
+        "distinct_motifs": {t: len(np.unique(c.key)) for t, c in tables.items()},
+        "rows": {t: len(c.key) for t, c in tables.items()},
+    }
+
+
 def shard_files(data: Path) -> list[Path]:
     files = sorted(data.glob("*.aselmdb"))
     if not files:
@@ -88,7 +100,6 @@ def first_structures(data: Path, n: int):
 
 def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     """In this (child) process: one census of the first ``n`` structures, timed."""
-    import numpy as np
     import torch
 
     from analysis.runner import census_from_graphs, census_from_model
@@ -116,15 +127,12 @@ def measure(kind: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     census_s = time.perf_counter() - t0
     out = args.work / f"census_{kind}_{n}.npz"
     census.save(out)
-    pair, trip = census.tables["pair"], census.tables["triplet"]
     return {
         "structures": n,
         "select_s": select_s,
         "census_s": census_s,
         "structures_per_min": 60 * n / census_s,
-        "occurrences": {"pair": int(pair.count.sum()), "triplet": int(trip.count.sum())},
-        "distinct_motifs": {"pair": len(np.unique(pair.key)), "triplet": len(np.unique(trip.key))},
-        "rows": {"pair": len(pair.key), "triplet": len(trip.key)},
+        **census_summary(census),
         "reservoir_entries": {t: len(census.reservoirs[t].key) for t in census.reservoirs},
         "census_npz_mb": out.stat().st_size / 2**20,
         "import_rss_mb": import_mb,
@@ -170,7 +178,6 @@ def run_distributed(kind: str, n: int, args: argparse.Namespace, results: dict) 
         raise RuntimeError(f"distributed {kind} census failed:\n{proc.stderr[-3000:]}")
     two = Census.load(out)
     assert int(two.structures_per_family.sum()) == n
-    pair, trip = two.tables["pair"], two.tables["triplet"]
     single = results.get(f"{kind}/{n}")  # None: no 1-process census of this size to compare
     return {
         "structures": n,
@@ -178,11 +185,7 @@ def run_distributed(kind: str, n: int, args: argparse.Namespace, results: dict) 
         "backend": "gloo",
         "wall_s": wall,
         "structures_per_min": 60 * n / wall,
-        "occurrences": {"pair": int(pair.count.sum()), "triplet": int(trip.count.sum())},
-        "distinct_motifs": {
-            "pair": len(set(pair.key.tolist())),
-            "triplet": len(set(trip.key.tolist())),
-        },
+        **census_summary(two),
         "single_process_census_s": single and single["census_s"],
         "speedup_vs_single": single and single["census_s"] / wall,
         "peak_rss_mb_largest_process": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
