@@ -34,7 +34,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pamm.hashing import hash_params, hash_torch
@@ -145,7 +144,9 @@ class MotifMemory(nn.Module):
         """Concatenated head rows [N, H*D] of ``table`` [H, M, D] at ``bucket`` [N, H]."""
         heads, rows, dim = table.shape
         offset = torch.arange(heads, device=bucket.device) * rows  # [H]
-        out = F.embedding(bucket + offset, table.reshape(heads * rows, dim))  # [N, H, D]
+        flat = (bucket + offset).reshape(-1)  # [N*H]
+        # index_select: its backward is an index_add (embedding's sorts the indices first)
+        out = table.reshape(heads * rows, dim).index_select(0, flat)  # [N*H, D]
         return out.reshape(bucket.shape[0], heads * dim)
 
     def forward(
@@ -208,7 +209,9 @@ class MotifMemory(nn.Module):
         if self.row_edit is not None:
             rows = self.row_edit(table, rows, flat, key.reshape(-1))
         rows = rows.reshape(n, slots, rows.shape[1])  # [N, 2, H*D] (N may be 0)
-        return torch.bmm(weight.to(rows.dtype).unsqueeze(1), rows).squeeze(1)  # [N, H*D]
+        weight = weight.to(rows.dtype)
+        # two slots: elementwise (a batched [1, 2] @ [2, H*D] matmul is far slower on CPU)
+        return rows[:, 0] * weight[:, :1] + rows[:, 1] * weight[:, 1:]  # [N, H*D]
 
     def _smooth_memory(
         self,
