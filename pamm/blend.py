@@ -25,7 +25,8 @@ reaches θ there; cos θ is clamped to [-1 + δ, 1 - δ] (δ = 1e-7, well inside
 half bin) before ``acos``, whose derivative is then finite everywhere. The aggregation
 over partners is not a mean over a changing count: a partner entering or leaving the
 triplet cutoff carries mass → 0 with two vanishing derivatives, in the sum and in the
-normaliser 1 + Σμ alike (an edge with no partner gets 0, as in the hard mode).
+normaliser 1 + Σμ alike (an edge with no partner gets 0, as in the hard mode). With
+``triplet_reduce="sum"`` the normaliser is dropped (``pamm.memory``).
 
 >>> x = torch.tensor([0.0, 0.05, 0.10, 0.15, 0.20])   # Δ = 0.1: bin centres 0.05, 0.15, ...
 >>> bins, w = bin_blend(x, 0.1, 60)

@@ -15,7 +15,8 @@ with weights; the record then also holds them, so callers can count weighted mas
 
     rec.pair_lookup_bucket [E, 2, H], rec.pair_weight [E, 2]         (rows sum to 1)
     rec.triplet_lookup_bucket [T, 2, H], rec.triplet_weight [T, 2]   (rows sum to the
-        triplet's envelope mass μ in [0, 1]; m_trip(e) = Σ weight·row / (1 + Σ μ))
+        triplet's envelope mass μ in [0, 1]; m_trip(e) = Σ weight·row / (1 + Σ μ), or
+        Σ weight·row with ``triplet_reduce="sum"``)
     rec.keys.pair_blend_key [E, 2], rec.keys.triplet_blend_key [T, 2]
 
 ``pair_bucket`` / ``triplet_bucket`` stay the buckets of each edge's / triplet's own key

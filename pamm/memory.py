@@ -7,7 +7,10 @@ For edge e = j -> i with triplet partners k (edges k -> i, see ``pamm.keys``)::
 Each half is H * D wide; an edge without partners gets a zero triplet half. That is the
 ``hard`` lookup; with ``lookup="smooth"`` each edge and triplet reads the rows of two
 neighbouring bins with C² weights and the mean over partners becomes an envelope-weighted
-sum over 1 + the summed mass (formulas in ``pamm.blend``). Modes (``MotifMemorySpec.mode``):
+sum over 1 + the summed mass (formulas in ``pamm.blend``). ``triplet_reduce="sum"``
+drops the divisor in both lookups (the plain or enveloped sum over partners).
+
+Modes (``MotifMemorySpec.mode``):
 
 - ``pamm``: both halves; ``pair_only`` / ``triplet_only``: only that half (m is H*D wide).
 - ``random_bucket``: the same tables, shapes and fusion, but every lookup of every forward
@@ -194,8 +197,10 @@ class MotifMemory(nn.Module):
                 rows = self.row_edit("triplet", rows, trip_bucket, keys.triplet_key)
             sums = rows.new_zeros(num_edges, rows.shape[1])  # [E, H*D]
             sums = sums.index_add(0, keys.triplet_edge, rows)
-            counts = torch.bincount(keys.triplet_edge, minlength=num_edges)  # [E]
-            halves.append(sums / counts.clamp_min(1).unsqueeze(1).to(rows.dtype))
+            if self.spec.triplet_reduce == "mean":
+                counts = torch.bincount(keys.triplet_edge, minlength=num_edges)  # [E]
+                sums = sums / counts.clamp_min(1).unsqueeze(1).to(rows.dtype)
+            halves.append(sums)
         m = torch.cat(halves, dim=1) if len(halves) > 1 else halves[0]  # [E, memory_dim]
         return MemoryLookup(m.to(x_edge.dtype), pair_bucket, trip_bucket)
 
@@ -231,8 +236,10 @@ class MotifMemory(nn.Module):
             rows = self._blended_rows("triplet", trip_bucket, keys.triplet_blend_key, weight)
             sums = rows.new_zeros(num_edges, rows.shape[1])  # [E, H*D]
             sums = sums.index_add(0, keys.triplet_edge, rows)
-            mass = rows.new_zeros(num_edges).index_add(
-                0, keys.triplet_edge, weight.sum(1).to(rows.dtype)
-            )  # [E]
-            halves.append(sums / (1.0 + mass).unsqueeze(1))
+            if self.spec.triplet_reduce == "mean":
+                mass = rows.new_zeros(num_edges).index_add(
+                    0, keys.triplet_edge, weight.sum(1).to(rows.dtype)
+                )  # [E]
+                sums = sums / (1.0 + mass).unsqueeze(1)
+            halves.append(sums)
         return torch.cat(halves, dim=1) if len(halves) > 1 else halves[0]  # [E, memory_dim]

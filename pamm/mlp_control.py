@@ -12,6 +12,7 @@ emb is a learned element embedding (``EMB_DIM`` wide), the Gaussians sit at the 
 centres with the bin width as σ, and the partner weights w_k are those of the tables:
 the C² envelope mass with ``lookup="smooth"`` (then m is as smooth as the tables'
 lookup), 1 per partner with ``hard`` (and the divisor is the partner count, a mean).
+With ``triplet_reduce="sum"`` there is no divisor, as in the tables.
 The MLP has two hidden layers of equal width, chosen so the control's parameter count
 (embedding included) is within ±5 % of the tables' (:func:`mlp_hidden_width`).
 
@@ -129,7 +130,9 @@ class MotifMLP(nn.Module):
         sums = r.new_zeros(num_edges, per_triplet[0].numel())  # [E, EMB * n_θ]
         sums = sums.index_add(0, e, per_triplet.reshape(len(e), -1))
         mass = r.new_zeros(num_edges).index_add(0, e, w)  # [E]
-        denominator = 1.0 + mass if keys.weighted else mass.clamp_min(1.0)  # [E]
-        angular = sums / denominator.unsqueeze(1)  # [E, EMB * n_θ]
+        if spec.triplet_reduce == "mean":  # the memory's own normaliser (pamm.memory)
+            denominator = 1.0 + mass if keys.weighted else mass.clamp_min(1.0)  # [E]
+            sums = sums / denominator.unsqueeze(1)
+        angular = sums  # [E, EMB * n_θ]
         features = torch.cat((self.embed(z[j]), self.embed(z[i]), rho, angular), dim=1)
         return self.net(features)  # [E, memory_dim]

@@ -31,6 +31,10 @@ FUSIONS = ("gate", "affine")
 #: the positions) or ``smooth`` (neighbouring bins blended, triplets enveloped: the
 #: energy is a C² function of the positions; see ``pamm.blend``)
 LOOKUPS = ("hard", "smooth")
+#: how an edge's triplet rows are combined: ``mean`` (over the partners; smooth: the
+#: enveloped sum over 1 + the summed mass) or ``sum`` (no normaliser: a row's weight in m
+#: does not shrink with the number of other partners; see docs/ARCHITECTURE.md)
+TRIPLET_REDUCES = ("mean", "sum")
 #: the fields of every stored spec written before lookup modes existed (2026-11): a dict
 #: holding all of them but no ``lookup`` is such a spec, and those models were trained hard
 LEGACY_FIELDS = frozenset(
@@ -55,6 +59,9 @@ class MotifMemorySpec:
             by a C² partition of unity, triplets weighted by a C² envelope, no K cap;
             energy and forces are continuous) or ``"hard"`` (one row per key, the
             paper-faithful reading; the energy jumps at bin edges). See ``pamm.blend``.
+        triplet_reduce: ``"mean"`` (default; stored specs without the field are mean) or
+            ``"sum"``: how the triplet rows of an edge's partners are combined (hard: mean
+            or sum over the kept partners; smooth: Σ μ·w·row / (1 + Σμ) or Σ μ·w·row).
         cutoff: radius-graph cutoff in Å; must equal the backbone's ``cutoff``.
         pair_bin_width: Δr of the pair distance bins, Å.
         triplet_cutoff: both edges of a triplet must be shorter than this, Å.
@@ -77,6 +84,7 @@ class MotifMemorySpec:
     mode: str = "pamm"
     fusion: str = "gate"
     lookup: str = "smooth"
+    triplet_reduce: str = "mean"
     cutoff: float = 6.0
     pair_bin_width: float = 0.10
     triplet_cutoff: float = 4.0
@@ -97,6 +105,11 @@ class MotifMemorySpec:
             raise ValueError(f"MotifMemorySpec.fusion={self.fusion!r} is not one of {FUSIONS}")
         if self.lookup not in LOOKUPS:
             raise ValueError(f"MotifMemorySpec.lookup={self.lookup!r} is not one of {LOOKUPS}")
+        if self.triplet_reduce not in TRIPLET_REDUCES:
+            raise ValueError(
+                f"MotifMemorySpec.triplet_reduce={self.triplet_reduce!r} is not one of "
+                f"{TRIPLET_REDUCES}"
+            )
         for name in (
             "cutoff",
             "pair_bin_width",

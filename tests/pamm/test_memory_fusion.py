@@ -107,6 +107,25 @@ def test_smooth_lookup_is_blended_rows_and_enveloped_sum() -> None:
     assert ((keys.pair_blend_key & 1023) == own).any(1).all()
 
 
+@pytest.mark.parametrize("lookup", ["hard", "smooth"])
+def test_triplet_sum_is_the_unnormalised_mean(lookup: str) -> None:
+    """triplet_reduce="sum": the same rows, times the mean's divisor; pair half unchanged."""
+    torch.manual_seed(3)
+    _, keys, _, mean = _lookup("pamm", lookup=lookup)
+    torch.manual_seed(3)  # same tables
+    _, _, _, total = _lookup("pamm", lookup=lookup, triplet_reduce="sum")
+    torch.testing.assert_close(total.m[:, :8], mean.m[:, :8])
+    te = keys.triplet_edge
+    if lookup == "hard":
+        divisor = te.bincount(minlength=keys.num_edges).clamp_min(1).float()
+    else:
+        divisor = 1.0 + torch.zeros(keys.num_edges).index_add(
+            0, te, keys.triplet_blend_weight.sum(1)
+        )
+    assert (divisor > 1.5).any()  # the two differ somewhere
+    torch.testing.assert_close(total.m[:, 8:], mean.m[:, 8:] * divisor[:, None])
+
+
 def test_pair_only_and_triplet_only_halves() -> None:
     _, _, mem, out = _lookup("pair_only")
     assert mem.triplet_table is None and out.triplet_bucket is None and out.m.shape[1] == 8

@@ -30,15 +30,17 @@ SPEC = {"pair_buckets": 256, "triplet_buckets": 512, "fusion": "affine", "triple
 CUTOFF = 5.0  # TINY_BACKBONE's
 
 
-def _model(lookup: str) -> torch.nn.Module:
-    model = tiny_model({**SPEC, "lookup": lookup})
+def _model(lookup: str, **extra) -> torch.nn.Module:
+    model = tiny_model({**SPEC, "lookup": lookup, **extra})
     randomize_memory(model, scale=0.3, seed=1)
     return model.double().eval()
 
 
 @pytest.fixture(scope="module")
 def models() -> dict[str, torch.nn.Module]:
-    return {lookup: _model(lookup) for lookup in ("hard", "smooth")}
+    out = {lookup: _model(lookup) for lookup in ("hard", "smooth")}
+    out["smooth_sum"] = _model("smooth", triplet_reduce="sum")  # no normaliser over partners
+    return out
 
 
 def test_bin_blend_is_a_c2_partition_of_unity() -> None:
@@ -166,8 +168,9 @@ def test_forces_are_exact_gradients_across_knots(models, seed: int) -> None:
         moves
     ), sorted(moves)
     assert {"envelope start", "triplet cutoff"} & set(moves), sorted(moves)
-    errors = {name: _fd_errors(models["smooth"], atoms, d, s) for name, (d, s) in moves.items()}
-    assert max(errors.values()) < 1e-6, errors
+    for smooth in ("smooth", "smooth_sum"):
+        errors = {name: _fd_errors(models[smooth], atoms, d, s) for name, (d, s) in moves.items()}
+        assert max(errors.values()) < 1e-6, (smooth, errors)
     # the same check fails for the hard lookup where a pair bin edge is straddled
     d, s = moves["pair bin edge (hard rule)"]
     assert _fd_errors(models["hard"], atoms, d, s) > 1e-2

@@ -37,6 +37,7 @@ def test_round_trip_through_json() -> None:
         ({"mode": "memory"}, "mode"),
         ({"fusion": "film"}, "fusion"),
         ({"lookup": "soft"}, "lookup"),
+        ({"triplet_reduce": "max"}, "triplet_reduce"),
         ({"triplet_envelope_width": 0.0}, "triplet_envelope_width"),
         ({"triplet_envelope_width": 4.5}, "triplet_envelope_width"),
         ({"cutoff": 0.0}, "cutoff"),
@@ -78,3 +79,11 @@ def test_stored_specs_without_lookup_load_as_hard() -> None:
     assert MotifMemorySpec.from_dict(partial).lookup == "smooth"
     hard = MotifMemorySpec(lookup="hard")
     assert MotifMemorySpec.from_dict(hard.to_dict()) == hard
+
+
+def test_triplet_reduce_defaults_to_mean_and_round_trips() -> None:
+    # every stored spec before the field (bundled checkpoints included) used the mean
+    stored = {k: v for k, v in MotifMemorySpec().to_dict().items() if k != "triplet_reduce"}
+    assert MotifMemorySpec.from_dict(stored).triplet_reduce == "mean"
+    total = MotifMemorySpec(triplet_reduce="sum")
+    assert MotifMemorySpec.from_dict(total.to_dict()) == total
