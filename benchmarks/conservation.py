@@ -13,7 +13,9 @@ Models (all from the bundled ``assets/checkpoints/baseline.pt`` weights, loaded 
 - ``plain``: the plain backbone at the shipped config (``max_neighbors: 500``);
 - ``smooth`` / ``hard``: PaMM (gate fusion) attached to ``plain`` with the same
   randomised memory, tables and fusion weights (``pamm.testing.randomize_memory(scale)``),
-  continuous and hard lookups.
+  continuous and hard lookups;
+- ``bundled:<name>``: the trained checkpoint ``assets/checkpoints/<name>.pt`` as shipped
+  (e.g. ``bundled:gate``: a memory that learned, smooth lookups).
 
 Scan: one atom of each rattled crystal moves ``steps`` x ``step_size`` Å along a random
 direction; each step's energy change ΔE is compared with the trapezoid force work
@@ -91,6 +93,17 @@ def checkpoints(workdir: Path, scale: float) -> dict[str, Path]:
         }
         paths[lookup] = save_checkpoint(ckpt, workdir / f"{lookup}.pt")
     return paths
+
+
+def bundled(name: str) -> Path:
+    """``bundled:<name>`` -> assets/checkpoints/<name>.pt (must exist)."""
+    stem = name.removeprefix("bundled:")
+    path = ROOT / "assets" / "checkpoints" / f"{stem}.pt"
+    if not name.startswith("bundled:") or not path.is_file():
+        raise SystemExit(
+            f"unknown model {name!r}: plain_cap30, plain, smooth, hard or bundled:<name>"
+        )
+    return path
 
 
 def calculator(path: Path):
@@ -195,7 +208,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         structures = crystals(np.random.default_rng(0))
         chosen = args.crystals.split(",") if args.crystals else list(structures)
         for name in args.models.split(","):
-            calc = calculator(paths[name])
+            calc = calculator(paths[name] if name in paths else bundled(name))
             if "scan" in args.parts:
                 result["scan"][name] = {
                     label: scan(calc, atoms, args.steps, args.step_size, seed=i)

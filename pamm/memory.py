@@ -204,19 +204,18 @@ class MotifMemory(nn.Module):
         m = torch.cat(halves, dim=1) if len(halves) > 1 else halves[0]  # [E, memory_dim]
         return MemoryLookup(m.to(x_edge.dtype), pair_bucket, trip_bucket)
 
-    def _blended_rows(
+    def _weighted_rows(
         self, table: str, bucket: torch.Tensor, key: torch.Tensor, weight: torch.Tensor
     ) -> torch.Tensor:
-        """Σ_c weight[:, c] rows(bucket[:, c]): [N, H*D] from bucket [N, 2, H], weight [N, 2]."""
+        """weight · row of every blend slot: [N*2, H*D] (slot-major per lookup) from bucket
+        [N, 2, H], weight [N, 2]; the caller sums the slots (one flat product, no per-slot
+        slices: their backward would allocate a zero [N, 2, H*D] per slot)."""
         n, slots, heads = bucket.shape
         flat = bucket.reshape(n * slots, heads)  # [N*2, H]
         rows = self._rows(getattr(self, f"{table}_table"), flat)  # [N*2, H*D]
         if self.row_edit is not None:
             rows = self.row_edit(table, rows, flat, key.reshape(-1))
-        rows = rows.reshape(n, slots, rows.shape[1])  # [N, 2, H*D] (N may be 0)
-        weight = weight.to(rows.dtype)
-        # two slots: elementwise (a batched [1, 2] @ [2, H*D] matmul is far slower on CPU)
-        return rows[:, 0] * weight[:, :1] + rows[:, 1] * weight[:, 1:]  # [N, H*D]
+        return rows * weight.reshape(n * slots, 1).to(rows.dtype)  # [N*2, H*D] (N may be 0)
 
     def _smooth_memory(
         self,
@@ -228,14 +227,16 @@ class MotifMemory(nn.Module):
         """m [E, memory_dim] of the smooth lookup (``pamm.blend``)."""
         halves = []
         if pair_bucket is not None:
-            halves.append(
-                self._blended_rows("pair", pair_bucket, keys.pair_blend_key, keys.pair_blend_weight)
-            )  # [E, H*D]
+            rows = self._weighted_rows(
+                "pair", pair_bucket, keys.pair_blend_key, keys.pair_blend_weight
+            )  # [E*2, H*D]
+            halves.append(rows.reshape(num_edges, 2, rows.shape[1]).sum(1))  # [E, H*D]
         if trip_bucket is not None:
             weight = keys.triplet_blend_weight  # [T, 2]
-            rows = self._blended_rows("triplet", trip_bucket, keys.triplet_blend_key, weight)
+            rows = self._weighted_rows("triplet", trip_bucket, keys.triplet_blend_key, weight)
+            slot_edge = keys.triplet_edge.repeat_interleave(2)  # [T*2], matches rows
             sums = rows.new_zeros(num_edges, rows.shape[1])  # [E, H*D]
-            sums = sums.index_add(0, keys.triplet_edge, rows)
+            sums = sums.index_add(0, slot_edge, rows)
             if self.spec.triplet_reduce == "mean":
                 mass = rows.new_zeros(num_edges).index_add(
                     0, keys.triplet_edge, weight.sum(1).to(rows.dtype)
