@@ -21,7 +21,8 @@ Scan: one atom of each rattled crystal moves ``steps`` x ``step_size`` Å along 
 direction; each step's energy change ΔE is compared with the trapezoid force work
 -(F_n + F_n+1)/2 · d · step. A violation is a step where they differ by more than 0.5 meV.
 NVE: ASE VelocityVerlet, 1 fs, ``md_steps`` steps from 600 K Maxwell-Boltzmann velocities
-(16-atom rocksalt MgO cell); drift = slope of a linear fit of the total energy, per atom per ps.
+(16-atom rocksalt MgO cell); drift = slope of a linear fit of the total energy, per atom per ps
+(``--md-seeds N``: N velocity draws, mean drift and its standard deviation).
 Not a timing benchmark: the numbers do not depend on the machine's load.
 """
 
@@ -174,6 +175,23 @@ def nve(calc, md_steps: int, seed: int, timestep_fs: float = 1.0) -> dict[str, A
     }
 
 
+def nve_seeds(calc, md_steps: int, seeds: int, timestep_fs: float) -> dict[str, Any]:
+    """``nve`` from ``seeds`` velocity draws: the seed-0 record (one seed) or the mean drift
+    with its standard deviation and every seed's drift and largest energy change."""
+    runs = [nve(calc, md_steps, seed=s, timestep_fs=timestep_fs) for s in range(seeds)]
+    if seeds == 1:
+        return runs[0]
+    drifts = [r["drift_mev_per_atom_per_ps"] for r in runs]
+    return runs[0] | {
+        "seeds": seeds,
+        "drift_mev_per_atom_per_ps": float(np.mean(drifts)),
+        "drift_sd": float(np.std(drifts, ddof=1)),
+        "drift_by_seed": drifts,
+        "max_abs_energy_change_by_seed": [r["max_abs_energy_change_mev_per_atom"] for r in runs],
+        "mean_temperature_k": float(np.mean([r["mean_temperature_k"] for r in runs])),
+    }
+
+
 def merge(parts: list[Path]) -> dict[str, Any]:
     """One result from several runs' JSON (e.g. one process per model): scans and NVE joined."""
     result: dict[str, Any] = {
@@ -216,7 +234,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     if label in chosen
                 }
             if "nve" in args.parts and name != "plain_cap30":
-                result["nve"][name] = nve(calc, args.md_steps, seed=0, timestep_fs=args.timestep)
+                result["nve"][name] = nve_seeds(calc, args.md_steps, args.md_seeds, args.timestep)
             line = {name: [result["scan"].get(name), result["nve"].get(name)]}
             print(json.dumps(line), flush=True)
     result["threshold_mev"] = THRESHOLD_EV * 1e3
@@ -229,6 +247,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--step-size", type=float, default=0.001)
     parser.add_argument("--md-steps", type=int, default=500)
     parser.add_argument("--timestep", type=float, default=1.0, help="NVE time step, fs")
+    parser.add_argument("--md-seeds", type=int, default=1, help="NVE runs (velocity draws)")
     parser.add_argument("--scale", type=float, default=0.1, help="randomised memory scale")
     parser.add_argument("--models", default="plain_cap30,plain,smooth,hard")
     parser.add_argument("--crystals", default="", help="comma-separated names (default: all)")
