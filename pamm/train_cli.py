@@ -53,6 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start from this checkpoint's weights (fine-tuning, e.g. after `pamm attach`); "
         "it must hold the variant's architecture and memory spec",
     )
+    parser.add_argument(
+        "--train-only",
+        choices=("memory",),
+        default=None,
+        help="with --init: train only the motif memory and its fusion (backbone and heads "
+        "frozen at the checkpoint's weights)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the command only")
     parser.add_argument("overrides", nargs="*", help="extra fairchem overrides key=value")
 
@@ -61,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     """Fit references, run ``fairchem -c``, print the checkpoint path; the exit code."""
     if args.steps <= 0:
         print(f"pamm train: --steps must be > 0, got {args.steps}", file=sys.stderr)
+        return 2
+    if args.train_only is not None and args.init is None:
+        print("pamm train: --train-only needs --init (the weights to keep)", file=sys.stderr)
         return 2
     bad = [o for o in args.overrides if "=" not in o]
     if bad:
@@ -74,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             val_dir = train_dir
         else:
             check_split_dir(args.data / "val")
-        init = [] if args.init is None else init_overrides(args.init)
+        init = [] if args.init is None else init_overrides(args.init, args.train_only)
         refs = None if args.no_fit_refs else fit_references(train_dir)
     except (FileNotFoundError, ValueError) as err:
         print(f"pamm train: {err}", file=sys.stderr)

@@ -63,6 +63,37 @@ def test_init_builds_the_variant_with_the_checkpoint_ema_weights(tmp_path: Path)
     assert saved["backbone"] == ckpt.model_config["backbone"]
 
 
+def test_train_only_memory_freezes_backbone_and_heads(tmp_path: Path) -> None:
+    import hydra
+
+    ckpt = _variant_checkpoint("gate", tmp_path)
+    path = save_checkpoint(ckpt, tmp_path / "init.pt")
+    cfg = _run_config("gate", tmp_path, init_overrides(path, train_only="memory"))
+    model = hydra.utils.instantiate(cfg.runner.train_eval_unit.model)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    memory = {n for n in dict(model.named_parameters()) if ".motif_" in n}
+    assert trainable == memory and any("motif_fusion.value" in n for n in trainable)
+    # one optimiser step moves only those weights
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    sum(p.square().sum() for p in model.parameters() if p.requires_grad).backward()
+    opt.step()
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert moved and moved <= memory
+    with pytest.raises(ValueError, match="train_only"):
+        init_overrides(path, train_only="heads")
+    base = save_checkpoint(_variant_checkpoint("baseline", tmp_path), tmp_path / "base.pt")
+    cfg = _run_config("baseline", tmp_path, init_overrides(base, train_only="memory"))
+    with pytest.raises(Exception, match="no such parameters"):  # hydra wraps the ValueError
+        hydra.utils.instantiate(cfg.runner.train_eval_unit.model)
+
+
+def test_train_only_needs_init(tmp_path: Path, capsys) -> None:
+    argv = ["train", "--variant", "gate", "--data", str(tmp_path), "--steps", "5"]
+    assert pamm_main([*argv, "--out", str(tmp_path / "r"), "--train-only", "memory"]) == 2
+    assert "--train-only needs --init" in capsys.readouterr().err
+
+
 def test_init_refuses_a_checkpoint_of_another_variant(tmp_path: Path) -> None:
     import hydra
     from hydra.errors import InstantiationException
