@@ -120,6 +120,33 @@ def test_tiny_planted_run_writes_metrics_and_resumes(tiny_data, tmp_path, capsys
     assert json.loads(out.read_text())["runs"] == result["runs"]
     # another budget is another experiment: refused
     assert main([*args[: -len(TINY)], "--steps", "21", *TINY]) == 2
+    _frozen_fine_tune(out, tmp_path, result)
+
+
+def _frozen_fine_tune(planted_json: Path, tmp_path: Path, result: dict) -> None:
+    """benchmarks/planted_frozen.py on the run above: only the memory of the control moves."""
+    import torch
+
+    from benchmarks.planted_frozen import main as frozen_main
+    from pamm.checkpoint import checkpoint_weights, load_checkpoint
+
+    out = tmp_path / "frozen.json"
+    argv = ["--planted", str(planted_json), "--json", str(out), "--out", str(tmp_path / "fz"),
+            "--strength", "3", "--steps", "5"]  # fmt: skip
+    assert frozen_main(argv) == 0
+    frozen = json.loads(out.read_text())
+    run = frozen["runs"]["gate_r3"]
+    assert run["train_only"] == "memory" and run["init"] == result["runs"]["gate_r0"]["checkpoint"]
+    before = checkpoint_weights(load_checkpoint(run["init"]), use_ema=True)
+    after = checkpoint_weights(load_checkpoint(run["checkpoint"]), use_ema=True)
+    memory = {k for k in before if ".motif_" in k}
+    assert memory and before.keys() == after.keys()
+    for k in before.keys() - memory:  # backbone and heads: the control's (EMA of a constant)
+        torch.testing.assert_close(after[k], before[k], rtol=1e-6, atol=1e-7, msg=k)
+    assert any(not torch.equal(after[k], before[k]) for k in memory)
+    rows = frozen["summary"]["motifs"]["pair"]
+    assert [r["relative_strength"] for r in rows] == [3.0, 0.0]
+    assert math.isfinite(rows[0]["captured_fraction"])
 
 
 def _run(variant: str, r: float, preds: list[float], recovery: dict | None = None) -> dict:

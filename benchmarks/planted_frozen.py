@@ -1,0 +1,128 @@
+"""Planted motifs with the backbone frozen: what can the memory alone represent, and do the
+probes find it there?
+
+    python benchmarks/planted_frozen.py --planted benchmarks/results/planted.json \
+        --json benchmarks/results/planted_frozen.json --out /tmp/pamm_planted_frozen \
+        [--strength 1] [--steps 300] [--threads 2] [table_lr_factor=10 ...]
+
+Takes a finished ``benchmarks/planted.py`` run (its JSON and ``--work`` folder): the control
+checkpoint ``<variant>_r0`` (trained on unplanted labels) is fine-tuned on the planted copy
+at ``--strength`` with ``pamm train --init CONTROL --train-only memory`` (backbone and heads
+frozen, the control's element references and normaliser kept, the planted run's recipe:
+batch size, lr, seed). Whatever the run learns of the planted term is then in the tables
+and the fusion, so ``captured_fraction`` (paired slope of E_frozen − E_control on the
+planted energy, same held-out structures) is what the memory alone captured, and the ranks
+and removal say whether the probes point at it. Scored and summarised exactly as
+``planted.py`` does (its ``_score``, ``_recover``, ``summarise_runs``); the control is the
+planted run's own ``<variant>_r0`` entry. Resumable: a finished fine-tune is reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import planted  # noqa: E402
+
+from pamm.plumbing import atomic_write_json  # noqa: E402
+
+
+def _references(control_run: Path) -> list[str]:
+    """The control run's ``elem_refs``, ``normalizer_rmsd``, ``stress_coefficient`` overrides."""
+    config = yaml.safe_load(next(control_run.glob("*/canonical_config.yaml")).read_text())
+    tasks = {t["name"]: t for t in config["runner"]["train_eval_unit"]["tasks"]}
+    refs = tasks["energy"]["element_references"]["element_references"]["_args_"][0]
+    rmsd = tasks["energy"]["normalizer"]["rmsd"]
+    coefficient = tasks["stress"]["loss_fn"]["coefficient"]
+    return [
+        "elem_refs=[" + ",".join(f"{x:.8g}" for x in refs) + "]",
+        f"normalizer_rmsd={rmsd:.8g}",
+        f"stress_coefficient={coefficient:.8g}",
+    ]
+
+
+def fine_tune(args, config: dict, control: Path, data: Path) -> Path:
+    """``pamm train --train-only memory`` from ``control`` on ``data``; the final checkpoint."""
+    done = sorted(args.out.glob("*/checkpoints/final/inference_ckpt.pt"))
+    if done:
+        return done[-1]
+    command = [
+        sys.executable, "-m", "pamm_lab", "train", "--variant", config["variant"],
+        "--data", str(data), "--steps", str(args.steps), "--out", str(args.out),
+        "--seed", str(config["seed"]), "--init", str(control), "--train-only", "memory",
+        "--no-fit-refs", *_references(control.parents[3]),
+        f"batch_size={config['batch_size']}", f"lr={config['lr']}",
+        *config["overrides"], *args.overrides,
+    ]  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "train.log", "w") as log:
+        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"planted_frozen: pamm train failed, see {args.out / 'train.log'}")
+    return sorted(args.out.glob("*/checkpoints/final/inference_ckpt.pt"))[-1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--planted", type=Path, required=True, help="a planted.py JSON")
+    parser.add_argument("--json", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="the fine-tune's run directory")
+    parser.add_argument("--strength", type=float, default=1.0)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
+    args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        torch.set_num_threads(args.threads)
+    from pamm.data.planted import plant
+    from pamm.evaluate import read_split
+
+    source = json.loads(args.planted.read_text())
+    config, variant = source["config"], source["config"]["variant"]
+    name, r = f"{variant}_{planted.tag(args.strength)}", args.strength
+    control_run = source["runs"].get(f"{variant}_r0")
+    dataset = source["datasets"].get(planted.tag(r))
+    if control_run is None or dataset is None:
+        parser.error(f"{args.planted} has no {variant}_r0 run or no {planted.tag(r)} copy")
+    start = time.time()
+    checkpoint = fine_tune(args, config, Path(control_run["checkpoint"]), Path(dataset["path"]))
+    test = read_split(Path(config["data"]) / "test")
+    frames = [test[i] for i in source["eval"]["index"]]
+    strengths = {k: planted.epsilon(source["calibration"], k, r) for k in planted.MOTIFS}
+    run = {
+        "variant": variant, "relative_strength": r, "epsilon_ev": strengths,
+        "checkpoint": str(checkpoint), "train_only": "memory", "init": control_run["checkpoint"],
+    }  # fmt: skip
+    planted_frames = plant(frames, planted.planted_motifs(source["calibration"], r))
+    run |= planted._score(checkpoint, planted_frames, frames)
+    recover_args = argparse.Namespace(replace=config["replace"], top_n=config["top_n"])
+    run["recovery"] = planted._recover(recover_args, checkpoint, frames, strengths)
+    result = {
+        "schema": "pamm-planted-frozen/1",
+        "config": {"planted": str(args.planted), "strength": r, "steps": args.steps,
+                   "overrides": [*config["overrides"], *args.overrides], "out": str(args.out)},
+        "calibration": source["calibration"], "eval": source["eval"],
+        "runs": {f"{variant}_r0": control_run, name: run},
+    }  # fmt: skip
+    result["summary"] = planted.summarise_runs(result, variant)
+    result["wall_s_last_invocation"] = round(time.time() - start, 1)
+    atomic_write_json(args.json, result, indent=1)
+    print(json.dumps(result["summary"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
