@@ -26,7 +26,7 @@ import torch
 from pamm.checkpoint import _plain_dict, checkpoint_weights, load_checkpoint
 from pamm.spec import MotifMemorySpec
 
-__all__ = ["TRAIN_ONLY", "init_overrides", "model_from_checkpoint"]
+__all__ = ["TRAIN_ONLY", "freeze_all_but", "init_overrides", "model_from_checkpoint"]
 
 MODEL_NODE = "runner.train_eval_unit.model"
 HYDRA_MODEL = "fairchem.core.models.base.HydraModel"
