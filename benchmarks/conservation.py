@@ -225,8 +225,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         paths = checkpoints(Path(tmp), args.scale)
         structures = crystals(np.random.default_rng(0))
         chosen = args.crystals.split(",") if args.crystals else list(structures)
-        for name in args.models.split(","):
-            calc = calculator(paths[name] if name in paths else bundled(name))
+        # every name resolved before any model runs: a typo fails now, not after an hour
+        chosen_paths = {name: paths.get(name) or bundled(name) for name in args.models.split(",")}
+        for name, path in chosen_paths.items():
+            calc = calculator(path)
             if "scan" in args.parts:
                 result["scan"][name] = {
                     label: scan(calc, atoms, args.steps, args.step_size, seed=i)
@@ -256,6 +258,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--merge", type=Path, nargs="+", help="join these result files instead")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.md_seeds < 1:
+        parser.error("--md-seeds must be >= 1")
     result = merge(args.merge) if args.merge else run(args)
     print(json.dumps(result, indent=1))
     if args.json is not None:

@@ -27,8 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -37,18 +35,23 @@ import planted  # noqa: E402
 from pamm.plumbing import atomic_write_json  # noqa: E402
 
 
-def _references(control_run: Path) -> list[str]:
-    """The control run's ``elem_refs``, ``normalizer_rmsd``, ``stress_coefficient`` overrides."""
-    config = yaml.safe_load(next(control_run.glob("*/canonical_config.yaml")).read_text())
-    tasks = {t["name"]: t for t in config["runner"]["train_eval_unit"]["tasks"]}
-    refs = tasks["energy"]["element_references"]["element_references"]["_args_"][0]
-    rmsd = tasks["energy"]["normalizer"]["rmsd"]
-    coefficient = tasks["stress"]["loss_fn"]["coefficient"]
-    return [
-        "elem_refs=[" + ",".join(f"{x:.8g}" for x in refs) + "]",
-        f"normalizer_rmsd={rmsd:.8g}",
-        f"stress_coefficient={coefficient:.8g}",
-    ]
+def _references(control: Path) -> list[str]:
+    """The control checkpoint's ``elem_refs``, ``normalizer_rmsd``, ``stress_coefficient``
+    overrides (read from its ``tasks_config`` with ``pamm.units.task_transforms``)."""
+    from pamm.checkpoint import load_checkpoint
+    from pamm.train import References
+    from pamm.units import task_transforms
+
+    tasks = load_checkpoint(control).tasks_config
+    _, normalizer, refs = task_transforms(tasks)["energy"]
+    rmsd = float(normalizer.rmsd)
+    coefficient = next(t for t in tasks if t["name"] == "stress")["loss_fn"]["coefficient"]
+    return References(
+        elem_refs=tuple(refs.element_references.tolist()),
+        normalizer_rmsd=rmsd,
+        n_structures=0,
+        stress_rmsd=rmsd / coefficient,  # so that stress_coefficient is the control's
+    ).to_overrides()
 
 
 def fine_tune(args, config: dict, control: Path, data: Path) -> Path:
@@ -60,7 +63,7 @@ def fine_tune(args, config: dict, control: Path, data: Path) -> Path:
         sys.executable, "-m", "pamm_lab", "train", "--variant", config["variant"],
         "--data", str(data), "--steps", str(args.steps), "--out", str(args.out),
         "--seed", str(config["seed"]), "--init", str(control), "--train-only", "memory",
-        "--no-fit-refs", *_references(control.parents[3]),
+        "--no-fit-refs", *_references(control),
         f"batch_size={config['batch_size']}", f"lr={config['lr']}",
         *config["overrides"], *args.overrides,
     ]  # fmt: skip

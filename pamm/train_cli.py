@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from pamm.finetune import init_overrides
+from pamm.finetune import TRAIN_ONLY, init_overrides
 from pamm.train import (
     VARIANTS,
     check_split_dir,
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--train-only",
-        choices=("memory",),
+        choices=sorted(TRAIN_ONLY),
         default=None,
         help="with --init: train only the motif memory and its fusion (backbone and heads "
         "frozen at the checkpoint's weights)",
