@@ -253,6 +253,19 @@ def score_composition_only(args: argparse.Namespace, refs: References) -> None:
     _write_json(path, {"eval_limit": args.eval_limit, "metrics": metrics})
 
 
+def _budget_mismatches(runs_dir: Path, args: argparse.Namespace) -> list[str]:
+    """Requested runs already finished at another steps/batch size/lr (a rerun would skip them)."""
+    wanted = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr}
+    mixed = []
+    for seed in args.seeds:
+        for variant in args.variants:
+            path = runs_dir / f"{run_name(variant, seed)}.json"
+            record = json.loads(path.read_text()) if path.is_file() else wanted
+            if any(record.get(k) != v for k, v in wanted.items()):
+                mixed.append(f"{path.stem}: {record.get('steps')} steps, lr {record.get('lr')}")
+    return mixed
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Train and score every pending (variant, seed); finished runs are skipped."""
     for split in ("train", "val", "test"):
@@ -268,6 +281,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     runs_dir = args.out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
+    mixed = _budget_mismatches(runs_dir, args)
+    if mixed:
+        print(
+            f"compare: {args.out} already holds these runs at another budget ({', '.join(mixed)});"
+            " they would be skipped and the table would mix budgets: pass another --out, or"
+            " the budget they were run with"
+        )
+        return 2
     refs = _references(args.data, args.out)
     score_composition_only(args, refs)
     failed = []

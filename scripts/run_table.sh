@@ -27,4 +27,6 @@ for i in $(seq 1 "$WORKERS"); do
     sleep 20  # let the first worker claim its run and fit the references first
 done
 wait
+# gate selectivity, rows moved, W_v / W_gamma of every memory run (needs WORK's checkpoints)
+"$PY" benchmarks/compare_diagnose.py --out "$OUT" --data assets/data
 "$PY" benchmarks/compare.py table --out "$OUT" --data assets/data
