@@ -11,7 +11,8 @@ oxide recipe stores in a seeded random order). Resumable: a finished training ru
 reused and every scored checkpoint is written to the JSON at once. The JSON also holds
 the dataset's composition-only and ridge rows (``DATA/statistics.json``) and the issue's
 targets, so the reader sees the floor in the same place. ``--init CKPT`` fine-tunes from a
-checkpoint (``pamm train --init``); its step-0 point is then CKPT's weights.
+checkpoint (``pamm train --init``); its step-0 point is then CKPT's weights. With
+``--train-only memory`` only the motif memory and its fusion train (backbone frozen).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from pamm.evaluate import evaluate_checkpoint  # noqa: E402
-from pamm.finetune import init_overrides  # noqa: E402
+from pamm.finetune import TRAIN_ONLY, init_overrides  # noqa: E402
 from pamm.plumbing import atomic_write_text  # noqa: E402
 from pamm.train import config_path, fit_references, run_fairchem, training_overrides  # noqa: E402
 
@@ -55,7 +56,7 @@ def _train(args: argparse.Namespace, run_dir: Path) -> Path:
         f"checkpoint_every={args.every}",
         f"max_saved_checkpoints={args.steps // args.every + 2}",
         f"batch_size={args.batch_size}",
-        *([] if args.init is None else init_overrides(args.init)),
+        *([] if args.init is None else init_overrides(args.init, args.train_only)),
         *args.overrides,
     ]
     log = run_dir / "train.log"
@@ -91,10 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--init", type=Path, default=None, help="fine-tune from this checkpoint (pamm train --init)"
     )
+    parser.add_argument(
+        "--train-only",
+        choices=sorted(TRAIN_ONLY),
+        default=None,
+        help="with --init: train only the motif memory and its fusion (pamm train --train-only)",
+    )
     parser.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
     args = parser.parse_args(argv)
     if args.every <= 0 or args.steps <= 0:
         parser.error("--steps and --every must be > 0")
+    if args.train_only and args.init is None:
+        parser.error("--train-only needs --init (the checkpoint whose backbone stays frozen)")
     result = json.loads(args.json.read_text()) if args.json.is_file() else {}
     run_dir = args.work / f"{args.variant}_s{args.seed}"
     start = time.time()
@@ -110,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "eval_limit": args.eval_limit,
         "overrides": args.overrides,
         "init": None if args.init is None else str(args.init),
+        "train_only": args.train_only,
         "targets": TARGETS,
         "floor": {
             s: {k: v[k] for k in ("composition_mae_meV", "ridge_mae_meV")}

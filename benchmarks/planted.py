@@ -56,6 +56,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from pamm.data.planted import PlantedMotif, plant_datasets, planted_labels  # noqa: E402
+from pamm.data.planted import ENVELOPES, PlantedMotif, plant_datasets, planted_labels  # noqa: E402
 from pamm.plumbing import atomic_write_json  # noqa: E402
 
 SCHEMA = "pamm-planted/1"
@@ -77,7 +78,8 @@ MOTIFS = {
 }  # fmt: skip
 #: config keys a resumed JSON must share (strengths may differ: runs are keyed by r)
 FIXED = ("data", "variant", "steps", "seed", "batch_size", "lr", "eval_structures",
-         "min_with_motif", "calibration_structures", "top_n", "replace", "overrides")  # fmt: skip
+         "min_with_motif", "calibration_structures", "top_n", "replace", "overrides",
+         "motifs")  # fmt: skip
 
 
 def tag(r: float) -> str:
@@ -125,9 +127,17 @@ def epsilon(calibration: dict, name: str, r: float) -> float:
     return r * calibration["energy_spread_mev_per_atom"] / unit
 
 
-def planted_motifs(calibration: dict, r: float) -> list[PlantedMotif]:
-    """The motifs at relative strength ``r`` (in ``MOTIFS`` order)."""
-    return [m.scaled(epsilon(calibration, k, r)) for k, m in MOTIFS.items()]
+def motifs_of(config: dict) -> dict[str, PlantedMotif]:
+    """The planted motifs (at ε = 1 eV) a run's config records; ``MOTIFS`` if none."""
+    recorded = config.get("motifs")
+    if not recorded:
+        return dict(MOTIFS)
+    return {k: PlantedMotif.from_dict(v) for k, v in recorded.items()}
+
+
+def planted_motifs(calibration: dict, r: float, motifs: dict[str, PlantedMotif]) -> list:
+    """The ``motifs`` at relative strength ``r``, in their order."""
+    return [m.scaled(epsilon(calibration, k, r)) for k, m in motifs.items()]
 
 
 def eval_set(test: list, motifs: dict[str, PlantedMotif], n: int, min_with: int) -> dict:
@@ -198,7 +208,9 @@ def _score(checkpoint: Path, planted: list, unplanted: list) -> dict:
     return out
 
 
-def _recover(args, checkpoint: Path, frames: list, strengths: dict[str, float]) -> dict:
+def _recover(
+    args, checkpoint: Path, frames: list, strengths: dict[str, float], motifs: dict
+) -> dict:
     from analysis.ablation_effects import predict
     from analysis.attribution import bucket_attribution
     from analysis.recovery import motif_recovery
@@ -208,7 +220,7 @@ def _recover(args, checkpoint: Path, frames: list, strengths: dict[str, float]) 
     per = bucket_attribution(model, frames, replace=args.replace, forces=False)
     reference = predict(model, frames)
     out = {}
-    for name, motif in MOTIFS.items():
+    for name, motif in motifs.items():
         rec = motif_recovery(
             model, frames, motif.scaled(strengths[name]), top_n=args.top_n,
             replace=args.replace, per_structure=per, reference=reference,
@@ -225,7 +237,8 @@ def run_one(args, result: dict, name: str, variant: str, r: float, test: list) -
     """Train, score and (memory variants) recover one run; saved after each stage."""
     from pamm.data.planted import plant
 
-    strengths = {k: epsilon(result["calibration"], k, r) for k in MOTIFS}
+    motifs = motifs_of(result["config"])
+    strengths = {k: epsilon(result["calibration"], k, r) for k in motifs}
     data = args.work / "data" / tag(r) if r > 0 else args.data
     run = result["runs"].setdefault(name, {"variant": variant, "relative_strength": r,
                                            "epsilon_ev": strengths})  # fmt: skip
@@ -234,12 +247,12 @@ def run_one(args, result: dict, name: str, variant: str, r: float, test: list) -
         start = time.time()
         checkpoint = _train(args, data, variant, name)
         run |= {"checkpoint": str(checkpoint), "train_wall_s": round(time.time() - start, 1)}
-        planted = plant(frames, planted_motifs(result["calibration"], r)) if r else frames
+        planted = plant(frames, planted_motifs(result["calibration"], r, motifs)) if r else frames
         run |= _score(checkpoint, planted, frames)
         _save(args, result)
     if variant != "baseline" and "recovery" not in run:
         start = time.time()
-        run["recovery"] = _recover(args, Path(run["checkpoint"]), frames, strengths)
+        run["recovery"] = _recover(args, Path(run["checkpoint"]), frames, strengths, motifs)
         run["recovery_wall_s"] = round(time.time() - start, 1)
         _save(args, result)
 
@@ -354,6 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-n", type=int, default=20)
     parser.add_argument("--replace", choices=("zero", "mean"), default="zero")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--triplet-envelope",
+        choices=ENVELOPES,
+        default="poly",
+        help="radial weight of the planted triplet's partners (pamm.data.planted)",
+    )
+    parser.add_argument("--triplet-cutoff", type=float, default=3.0, help="its r_c (Å)")
     parser.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
     args = parser.parse_args(argv)
     strengths = sorted({float(x) for x in args.strengths.split(",") if x}, reverse=True)
@@ -365,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
             for x in args.baseline_strengths.split(",") if x]  # fmt: skip
     if any(r != 0 and r not in strengths for r in base):
         parser.error("--baseline-strengths must be 'max', 0 or values of --strengths")
+    motifs = dict(MOTIFS)
+    motifs["triplet"] = replace(
+        motifs["triplet"], envelope=args.triplet_envelope, cutoff=args.triplet_cutoff
+    )
     if args.threads:
         import torch
 
@@ -380,9 +404,12 @@ def main(argv: list[str] | None = None) -> int:
               "eval_structures": args.eval_structures, "min_with_motif": args.min_with_motif,
               "calibration_structures": args.calibration_structures, "top_n": args.top_n,
               "replace": args.replace, "overrides": args.overrides,
-              "motifs": {k: m.to_dict() for k, m in MOTIFS.items()}}  # fmt: skip
+              "motifs": {k: m.to_dict() for k, m in motifs.items()}}  # fmt: skip
     config = json.loads(json.dumps(config))
     result = json.loads(args.json.read_text()) if args.json.is_file() else {}
+    if result:  # motifs recorded before a field existed read back with its default
+        recorded = {k: m.to_dict() for k, m in motifs_of(result["config"]).items()}
+        result["config"]["motifs"] = json.loads(json.dumps(recorded))
     if result and {k: result["config"].get(k) for k in FIXED} != {k: config[k] for k in FIXED}:
         print(f"planted: {args.json} was made with another config; use another --json")
         return 2
@@ -393,13 +420,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     if "calibration" not in result:
         frames = read_split(args.data / "train", limit=args.calibration_structures)
-        result["calibration"] = calibrate(frames, MOTIFS)
+        result["calibration"] = calibrate(frames, motifs)
         _save(args, result)
     test = read_split(args.data / "test")
     if "eval" not in result:
-        result["eval"] = eval_set(test, MOTIFS, args.eval_structures, args.min_with_motif)
+        result["eval"] = eval_set(test, motifs, args.eval_structures, args.min_with_motif)
         _save(args, result)
-    copies = {args.work / "data" / tag(r): planted_motifs(result["calibration"], r)
+    copies = {args.work / "data" / tag(r): planted_motifs(result["calibration"], r, motifs)
               for r in strengths}  # fmt: skip
     records = plant_datasets(args.data, copies, splits=SPLITS)
     for r in strengths:

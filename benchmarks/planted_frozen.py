@@ -104,15 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = fine_tune(args, config, Path(control_run["checkpoint"]), Path(dataset["path"]))
     test = read_split(Path(config["data"]) / "test")
     frames = [test[i] for i in source["eval"]["index"]]
-    strengths = {k: planted.epsilon(source["calibration"], k, r) for k in planted.MOTIFS}
+    motifs = planted.motifs_of(config)
+    strengths = {k: planted.epsilon(source["calibration"], k, r) for k in motifs}
     run = {
         "variant": variant, "relative_strength": r, "epsilon_ev": strengths,
         "checkpoint": str(checkpoint), "train_only": "memory", "init": control_run["checkpoint"],
     }  # fmt: skip
-    planted_frames = plant(frames, planted.planted_motifs(source["calibration"], r))
+    planted_frames = plant(frames, planted.planted_motifs(source["calibration"], r, motifs))
     run |= planted._score(checkpoint, planted_frames, frames)
     recover_args = argparse.Namespace(replace=config["replace"], top_n=config["top_n"])
-    run["recovery"] = planted._recover(recover_args, checkpoint, frames, strengths)
+    run["recovery"] = planted._recover(recover_args, checkpoint, frames, strengths, motifs)
     result = {
         "schema": "pamm-planted-frozen/1",
         "config": {"planted": str(args.planted), "strength": r, "steps": args.steps,

@@ -106,6 +106,11 @@ def test_tiny_compare_run_writes_finite_results_and_resumes(tiny_data, tmp_path)
     assert second.returncode == 0, second.stderr
     assert "training" not in second.stdout
     assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == mtimes
+    # ... but not at another budget: those runs would be skipped and the table mix budgets
+    other = _compare(*[("3" if a == "2" and args[i - 1] == "--steps" else a)
+                       for i, a in enumerate(args)])  # fmt: skip
+    assert other.returncode == 2 and "baseline_s0: 2 steps" in other.stdout
+    assert "training" not in other.stdout
     # adopt: the gate checkpoint scored again as another record gives the same numbers
     adopted = _compare(
         "adopt", "--data", str(tiny_data), "--out", str(out), "--variant", "gate",

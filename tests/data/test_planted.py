@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from ase import Atoms
@@ -13,6 +15,8 @@ from pamm.testing import random_rotation, rotate_atoms
 
 PAIR = PlantedMotif("pair", ("O", "Si"), centre=1.65, half_width=0.05, strength=0.02)
 TRIPLET = PlantedMotif("triplet", ("O", "Si", "O"), centre=109.0, half_width=15.0, strength=0.05)
+#: the flat envelope with its fade over the Si–O bonds (1.4–1.9 Å), so the FD sees the fade
+TRIPLET_FLAT = replace(TRIPLET, envelope="flat", cutoff=1.9, envelope_width=0.5)
 
 
 def _silica(seed: int = 0) -> Atoms:
@@ -24,7 +28,9 @@ def _silica(seed: int = 0) -> Atoms:
     return atoms
 
 
-@pytest.mark.parametrize("motif", [PAIR, TRIPLET], ids=["pair", "triplet"])
+@pytest.mark.parametrize(
+    "motif", [PAIR, TRIPLET, TRIPLET_FLAT], ids=["pair", "triplet", "triplet-flat"]
+)
 def test_forces_and_stress_are_derivatives_of_the_energy(motif) -> None:
     atoms = _silica()
     energy, forces, stress = planted_labels(atoms, motif)
@@ -65,6 +71,27 @@ def test_term_is_local_and_invariant(motif) -> None:
     # a pair outside the bump's window contributes nothing
     far = PlantedMotif("pair", ("O", "Si"), centre=2.5, half_width=0.05, strength=1.0)
     assert planted_labels(atoms, far)[0] == 0.0
+
+
+def test_flat_envelope_depends_on_the_angle_alone_inside_the_fade() -> None:
+    atoms = _silica(2)
+    flat = replace(TRIPLET, envelope="flat", cutoff=2.5, envelope_width=0.5)  # flat to 2.0 Å
+    scaled = atoms.copy()
+    scaled.set_cell(atoms.cell.array * 1.05, scale_atoms=True)  # same angles, Si–O ≈ 1.7 Å
+    e_flat, e_poly = planted_labels(atoms, flat)[0], planted_labels(atoms, TRIPLET)[0]
+    assert e_flat > 0 and e_poly > 0
+    assert planted_labels(scaled, flat)[0] == pytest.approx(e_flat, rel=1e-12)
+    assert planted_labels(scaled, TRIPLET)[0] < 0.9 * e_poly  # the poly envelope falls with r
+    # inside the flat part the energy is ε Σ over O–Si–O angles of the bump alone
+    o = atoms.positions[1:5] - atoms.positions[0]
+    theta = np.degrees(np.arccos([o[a] @ o[b] / np.linalg.norm(o[a]) / np.linalg.norm(o[b])
+                                  for a in range(4) for b in range(a + 1, 4)]))  # fmt: skip
+    bump = np.clip(1 - ((theta - 109.0) / 15.0) ** 2, 0, None) ** 3
+    assert e_flat == pytest.approx(TRIPLET.strength * bump.sum(), rel=1e-9)
+    with pytest.raises(ValueError, match="envelope"):
+        replace(TRIPLET, envelope="gauss")
+    with pytest.raises(ValueError, match="envelope_width"):
+        replace(TRIPLET, envelope="flat", envelope_width=0.0)
 
 
 def test_plant_adds_the_term_to_the_labels() -> None:
