@@ -342,6 +342,8 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     record["trained_by"] = args.trained_by
     if args.init_from:
         record["init_from"] = describe_init(args.init_from)
+    if args.train_only:
+        record["train_only"] = args.train_only
     _write_json(args.out / "runs" / f"{run_name(args.variant, args.seed)}.json", record)
     test = record["metrics"]["test"]["overall"]
     print(
@@ -392,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     adopt.add_argument("--eval-limit", type=int, default=None, help="structures scored per split")
     adopt.add_argument("--trained-by", default="", help="the command that trained it (recorded)")
     adopt.add_argument("--init-from", default="", help="checkpoint it was tuned from")
+    adopt.add_argument(
+        "--train-only", default="", help="what was trainable when tuning (pamm train --train-only)"
+    )
     demo = sub.add_parser("export-demo", help="copy seed-0 checkpoints to assets/checkpoints")
     demo.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     demo.add_argument("--data", type=Path, default=ROOT / "assets" / "data")
@@ -400,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--variants", type=lambda s: s.split(","), default=list(DEMO_VARIANTS))
     demo.add_argument("--card-only", action="store_true", help="rewrite README.md only")
     args = parser.parse_args(argv)
+    if args.cmd == "adopt" and args.train_only and not args.init_from:
+        parser.error("--train-only describes a fine-tune: pass --init-from too")
     if args.cmd == "run" and args.steps <= 0:
         parser.error(f"--steps must be > 0, got {args.steps}")
     if args.cmd == "export-demo":

@@ -47,6 +47,7 @@ def cmd_export_demo(args: argparse.Namespace) -> int:
             "wall_s_per_step": record["wall_s_per_step"],
             "trained_by": record.get("trained_by", ""),
             "init_from": record.get("init_from", ""),
+            "train_only": record.get("train_only", ""),
             "eval_limit": record["eval_limit"],
             "metrics": record["metrics"],
             f"test_first{DEMO_CHECK_STRUCTURES}": check,
@@ -93,14 +94,25 @@ def _finetune_lines(cards: list[dict[str, Any]]) -> list[str]:
     lines = [
         f"- `{c['checkpoint']}`: fine-tuned from {c['init_from']} with a zero-initialised "
         f"memory attached (`pamm attach`: at step 0 exactly its predictions), then "
-        f"{c['trained']['steps']} steps at lr {c['trained']['lr']:g}."
+        f"{c['trained']['steps']} steps at lr {c['trained']['lr']:g}"
+        + (
+            f" with only the {c['train_only']} trainable (`--train-only {c['train_only']}`:"
+            " backbone and heads frozen at the start checkpoint's weights)."
+            if c.get("train_only")
+            else "."
+        )
         for c in cards
         if c.get("init_from")
     ]
-    if lines:
+    if any(c.get("init_from") and not c.get("train_only") for c in cards):
         lines.append(
             "  The checkpoints they started from were not trained for the same extra steps, so"
             " the gain over their rows is not the memory's alone."
+        )
+    if any(c.get("train_only") == "memory" for c in cards):
+        lines.append(
+            "  With the backbone frozen, what such a checkpoint gains over its start is the"
+            " memory's: the motif memory and its fusion are the only weights that moved."
         )
     return ["", *lines] if lines else []
 

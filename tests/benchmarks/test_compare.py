@@ -137,6 +137,23 @@ def test_tiny_compare_run_writes_finite_results_and_resumes(tiny_data, tmp_path)
     assert "fine-tuned from baseline.pt (2 steps) with a zero-initialised memory" in card
     assert "then 2 steps at lr 0.0003." in card and "not the memory's alone" in card
     assert json.loads((dest / "gate.metrics.json").read_text())["init_from"].startswith("base")
+    # a memory-only fine-tune says so, and that its gain over the start is the memory's
+    memory_only = _compare(
+        "adopt", "--data", str(tiny_data), "--out", str(out), "--variant", "gate",
+        "--seed", "7", "--steps", "2", "--eval-limit", "4", "--train-only", "memory",
+        "--checkpoint", records["gate"]["checkpoint"], "--init-from", "baseline.pt (2 steps)",
+    )  # fmt: skip
+    assert memory_only.returncode == 0, memory_only.stderr
+    exported = _compare("export-demo", "--out", str(out), "--data", str(tiny_data),
+                        "--dest", str(dest), "--seed", "7", "--variants", "gate")  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    card = " ".join((dest / "README.md").read_text().split())
+    assert "with only the memory trainable (`--train-only memory`" in card
+    assert "not the memory's alone" not in card and "the only weights that moved" in card
+    orphan = _compare("adopt", "--out", str(out), "--variant", "gate", "--steps", "2",
+                      "--train-only", "memory",
+                      "--checkpoint", records["gate"]["checkpoint"])  # fmt: skip
+    assert orphan.returncode == 2 and "--init-from" in orphan.stderr
     missing = _compare("adopt", "--out", str(out), "--variant", "gate", "--steps", "2",
                        "--checkpoint", str(tmp_path / "none.pt"))  # fmt: skip
     assert missing.returncode == 2 and "no checkpoint" in missing.stderr
