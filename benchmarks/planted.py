@@ -15,6 +15,9 @@
    105° (angle bin 10, half-width 5°). Both in one dataset: their keys share no element
    triple (Si–O vs Ti–O–Ti), so neither term can hide in the other's keys, and one
    training run serves both motifs. (O–Si–O would share the Si–O bonds with the pair.)
+   The triplet's partners are weighted by (1 − (r/3 Å)²)³; ``--triplet-envelope flat``
+   (with ``--triplet-cutoff``) weights them 1 up to r_c − 0.5 Å, then the memory's own C²
+   fade, so the planted term depends on the angle alone (``pamm.data.planted``).
 3. **Train** ``--variant`` (gate) at every r and on the unplanted data (r = 0, the negative
    control), and the baseline at the largest r and r = 0 (``--baseline-strengths``), with
    the comparison table's recipe (``benchmarks/compare.py``: batch 8, lr 1e-3, EMA 1 −
