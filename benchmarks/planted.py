@@ -217,13 +217,18 @@ def _recover(
     from analysis.ablation_effects import predict
     from analysis.attribution import bucket_attribution
     from analysis.recovery import motif_recovery
+    from pamm.capture import find_pamm_backbone
     from pamm.plumbing import load_checked_model
 
     model = load_checked_model(checkpoint)
     per = bucket_attribution(model, frames, replace=args.replace, forces=False)
     reference = predict(model, frames)
+    memory = find_pamm_backbone(model).motif_memory
     out = {}
     for name, motif in motifs.items():
+        if getattr(memory, f"{motif.kind}_table") is None:  # e.g. pair_only: nothing to rank
+            out[name] = {"skipped": f"the model has no {motif.kind} table"}
+            continue
         rec = motif_recovery(
             model, frames, motif.scaled(strengths[name]), top_n=args.top_n,
             replace=args.replace, per_structure=per, reference=reference,
@@ -294,6 +299,8 @@ def summarise_runs(result: dict, variant: str) -> dict:
             if run is None or "recovery" not in run:
                 continue
             rec = run["recovery"][k]
+            if "skipped" in rec:  # the variant has no table for this motif
+                continue
             unit = np.array(ev["unit_planted_ev"][k])
             has = unit != 0
             rms = float(
@@ -310,7 +317,7 @@ def summarise_runs(result: dict, variant: str) -> dict:
                                        "n_with_motif", "removal_ratio", "removal_ratio_keys")},
             }  # fmt: skip
             ctrl = (control or {}).get("recovery", {}).get(k)
-            if ctrl and rec["planted_energy_ev"]:
+            if ctrl and "skipped" not in ctrl and rec["planted_energy_ev"]:
                 net = rec["removed_energy_ev"] - ctrl["removed_energy_ev"]
                 row["removal_ratio_net"] = net / rec["planted_energy_ev"]
             row["captured_fraction"] = captured(k, run)

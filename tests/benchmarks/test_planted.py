@@ -204,3 +204,9 @@ def test_summary_ratios_captured_fraction_and_checks() -> None:
     assert c["triplet"]["largest_rank1_attribution_and_exact"] is False
     assert c["triplet"]["control_never_top10"] is False  # rank 8 in the control
     assert checks({"pair": []})["pair"]["largest_rank1_attribution_and_exact"] is None
+    # a variant without a pair table (triplet_only): the pair motif is skipped, not ranked
+    skip = {"skipped": "the model has no pair table"}
+    runs["gate_r1"]["recovery"]["pair"] = runs["gate_r0"]["recovery"]["pair"] = skip
+    out = summarise_runs({"runs": runs, "eval": ev, "calibration": cal}, "gate")
+    assert out["motifs"]["pair"] == [] and len(out["motifs"]["triplet"]) == 2
+    assert out["checks"]["pair"]["largest_rank1_attribution_and_exact"] is None
