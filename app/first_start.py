@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pamm.plumbing import atomic_write_json, configured_roots
+from pamm.plumbing import atomic_write_json, configured_roots, sha256_file
 
 __all__ = [
     "DEMO_ANALYSIS",
@@ -59,18 +60,40 @@ _CHILDREN: dict[str, subprocess.Popen] = {}
 _START_LOCK = threading.Lock()
 
 
+def _demo_checkpoint() -> Path | None:
+    """The demo checkpoint under the configured checkpoint root (first pattern that matches)."""
+    root = configured_roots().checkpoints
+    for pattern in _CHECKPOINT_PATTERNS:
+        found = sorted(root.glob(pattern))
+        if found:
+            return found[0]
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256_of(path: str, mtime_ns: int, size: int) -> str:
+    """sha256 of a file, cached per (path, mtime, size): pages ask on every render."""
+    return sha256_file(path)
+
+
+def _checkpoint_changed(manifest: dict) -> bool:
+    """True if the run was made from another checkpoint than today's demo checkpoint (a
+    checkpoint replaced by a newer bundled one: its analysis is stale)."""
+    checkpoint = _demo_checkpoint()
+    recorded = (manifest.get("checkpoint") or {}).get("sha256")
+    if checkpoint is None or recorded is None:
+        return False  # nothing to compare (demo_inputs reports a missing checkpoint)
+    stat = checkpoint.stat()
+    return _sha256_of(str(checkpoint), stat.st_mtime_ns, stat.st_size) != recorded
+
+
 def demo_inputs() -> tuple[Path, Path]:
     """(checkpoint, dataset) of the bundled demo under the configured roots.
 
     Raises FileNotFoundError naming what is missing and the variable that moves it.
     """
     roots = configured_roots()
-    checkpoint = None
-    for pattern in _CHECKPOINT_PATTERNS:
-        found = sorted(roots.checkpoints.glob(pattern))
-        if found:
-            checkpoint = found[0]
-            break
+    checkpoint = _demo_checkpoint()
     if checkpoint is None:
         raise FileNotFoundError(
             f"no demo checkpoint (*.pt) under {roots.checkpoints / 'checkpoints'} "
@@ -112,15 +135,18 @@ def _lock_taken(run_dir: Path) -> bool:
 
 
 def _is_current(run_dir: Path) -> bool:
-    """A run with a manifest of this schema version (an older one is recomputed: the
-    census is reused, the statistics are rewritten)."""
+    """A run with a manifest of this schema version, made from today's demo checkpoint (an
+    older schema is recomputed with the census reused, the statistics rewritten; another
+    checkpoint, e.g. a newer bundled ``gate.pt``, recomputes the census too)."""
     from analysis.schema import SCHEMA_VERSION
 
     try:
         manifest = json.loads((run_dir / "manifest.json").read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(manifest, dict) and manifest.get("schema_version") == SCHEMA_VERSION
+    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
+        return False
+    return not _checkpoint_changed(manifest)
 
 
 def _read_progress(run_dir: Path) -> dict:
