@@ -47,6 +47,8 @@ from ase import Atoms
 from ase.data import atomic_numbers
 from ase.neighborlist import neighbor_list
 
+from pamm.blend import envelope as memory_envelope
+
 __all__ = [
     "ENVELOPES",
     "PLANTED_RECORD",
@@ -114,9 +116,7 @@ def _bump(x: torch.Tensor) -> torch.Tensor:
 def _envelope(r: torch.Tensor, motif: PlantedMotif) -> torch.Tensor:
     """The triplet's radial weight f(r) of each partner distance (module docstring)."""
     if motif.envelope == "flat":
-        from pamm.blend import envelope
-
-        return envelope(r, motif.cutoff, motif.envelope_width)
+        return memory_envelope(r, motif.cutoff, motif.envelope_width)
     return torch.clamp(1.0 - (r / motif.cutoff) ** 2, min=0.0) ** 3
 
 
