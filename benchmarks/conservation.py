@@ -192,6 +192,22 @@ def nve_seeds(calc, md_steps: int, seeds: int, timestep_fs: float) -> dict[str, 
     }
 
 
+def nve_suffix(config: dict[str, Any]) -> str:
+    """Key suffix of an NVE run at another time step or length than the default 1 fs x 500
+    (e.g. `` (dt 0.5 fs, 1000 steps)``), so merged runs of one model do not replace each other.
+
+    >>> nve_suffix({"timestep": 1.0, "md_steps": 500}), nve_suffix({"timestep": 0.5})
+    ('', ' (dt 0.5 fs)')
+    >>> nve_suffix({"timestep": 0.5, "md_steps": 1000})
+    ' (dt 0.5 fs, 1000 steps)'
+    """
+    step, steps = config.get("timestep", 1.0), config.get("md_steps", 500)
+    parts = ([] if step == 1.0 else [f"dt {step:g} fs"]) + (
+        [] if steps == 500 else [f"{steps} steps"]
+    )
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def merge(parts: list[Path]) -> dict[str, Any]:
     """One result from several runs' JSON (e.g. one process per model): scans and NVE joined."""
     result: dict[str, Any] = {
@@ -205,9 +221,8 @@ def merge(parts: list[Path]) -> dict[str, Any]:
         result["config"].append(part["config"])
         for name, crystals_ in part["scan"].items():
             result["scan"].setdefault(name, {}).update(crystals_)
-        step = part["config"].get("timestep", 1.0)  # NVE at another time step: its own key
-        suffix = "" if step == 1.0 else f" (dt {step:g} fs)"
-        result["nve"].update({f"{name}{suffix}": v for name, v in part["nve"].items()})
+        result["nve"].update({f"{name}{nve_suffix(part['config'])}": v
+                              for name, v in part["nve"].items()})  # fmt: skip
     return result
 
 

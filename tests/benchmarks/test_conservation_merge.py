@@ -1,0 +1,40 @@
+"""Merging conservation results: runs of one model at other NVE settings keep their own key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks.conservation import merge, nve_suffix
+
+
+def _part(path: Path, config: dict, nve: dict, scan: dict | None = None) -> Path:
+    path.write_text(json.dumps({"config": config, "scan": scan or {}, "nve": nve}))
+    return path
+
+
+def test_merge_keeps_every_nve_setting(tmp_path: Path) -> None:
+    scan = {"plain": {"fcc Cu": {"violations": 0}}}
+    default = _part(tmp_path / "a.json", {"timestep": 1.0, "md_steps": 500}, {"smooth": {}}, scan)
+    half = _part(
+        tmp_path / "b.json", {"timestep": 0.5, "md_steps": 1000}, {"smooth": {"drift": 2.0}}
+    )
+    longer = _part(
+        tmp_path / "c.json", {"timestep": 1.0, "md_steps": 2000}, {"smooth": {"drift": 3.0}}
+    )
+    again = _part(
+        tmp_path / "d.json", {"timestep": 1.0, "md_steps": 500}, {"smooth": {"drift": 4.0}}
+    )
+    merged = merge([default, half, longer, again])
+    assert merged["nve"] == {
+        "smooth": {"drift": 4.0},  # a later part at the same setting replaces the earlier one
+        "smooth (dt 0.5 fs, 1000 steps)": {"drift": 2.0},
+        "smooth (2000 steps)": {"drift": 3.0},
+    }
+    assert merged["scan"] == {"plain": {"fcc Cu": {"violations": 0}}}
+    assert len(merged["config"]) == 4 and merged["threshold_mev"] == 0.5
+
+
+def test_suffix_of_older_configs() -> None:
+    assert nve_suffix({}) == ""  # parts written before md_steps/timestep were recorded
+    assert nve_suffix({"timestep": 0.25}) == " (dt 0.25 fs)"
