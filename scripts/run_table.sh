@@ -4,14 +4,16 @@
 # so they never train the same run; finished runs are skipped, so rerun it to resume. Every run:
 # the shipped config, STEPS AdamW steps x 8 structures, scored on every structure of val, test,
 # heldout and heldout_chemistry. Budget: 33 runs (5 seeds of baseline/gate/affine, 3 of the hard
-# pair and of each control) at STEPS=300 take ~4 h of the 2-core machine (measured 2026-12-02:
-# ~15 min per run per core, training + scoring; 200 steps would just fit in 3 h, 250 would not:
-# scoring costs the same at any budget).
-#   STEPS=300 scripts/run_table.sh            # or WORKERS=1 to leave a core free
+# pair and of each control). The default, 175 steps, is the longest that fits the issue's 3 h on
+# the 2-core machine: measured 2026-12-03 at 175 steps, one thread per run beside the other
+# worker, 8-19 min per run (baseline 8, gate 9.4, affine 10, mlp ~2x; scoring 2.2-2.6 min of
+# it, the same at any budget), ~5.5 core-hours for the 33 runs, ~2.8 h with two workers. 300
+# steps took ~4.1 h (benchmarks/results/steps300/).
+#   scripts/run_table.sh                      # or WORKERS=1 to leave a core free
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-STEPS=${STEPS:-300}
+STEPS=${STEPS:-175}
 WORKERS=${WORKERS:-2}
 OUT=${OUT:-benchmarks/results}
 COMMON=(--data assets/data --out "$OUT" --work "${WORK:-/tmp/pamm_compare}" --steps "$STEPS"
