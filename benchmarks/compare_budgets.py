@@ -65,6 +65,14 @@ def claims_by_budget(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _verdict_cell(row: dict[str, Any] | None) -> str:
+    """``Δ [low, high] verdict`` of one claim at one budget, ``–`` if that table lacks it."""
+    if row is None:
+        return "–"
+    low, high = row["ci95"]
+    return f"{row['delta']:+.2f} [{low:+.2f}, {high:+.2f}] {row['verdict']}"
+
+
 def markdown(errors: list[dict[str, Any]], claims: list[dict[str, Any]]) -> str:
     """The two tables as Markdown (budgets as columns)."""
     budgets = sorted({r["steps"] for r in errors})
@@ -84,13 +92,7 @@ def markdown(errors: list[dict[str, Any]], claims: list[dict[str, Any]]) -> str:
               "|---|---|" + "---|" * len(budgets)]  # fmt: skip
     verdicts = {(r["pair"], r["claim"], r["steps"]): r for r in claims}
     for pair, claim in dict.fromkeys((r["pair"], r["claim"]) for r in claims):
-        cells = []
-        for steps in budgets:
-            r = verdicts.get((pair, claim, steps))
-            low, high = r["ci95"] if r else (0.0, 0.0)
-            cells.append(
-                f"{r['delta']:+.2f} [{low:+.2f}, {high:+.2f}] {r['verdict']}" if r else "–"
-            )
+        cells = [_verdict_cell(verdicts.get((pair, claim, steps))) for steps in budgets]
         lines.append(f"| {pair} | {claim} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

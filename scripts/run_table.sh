@@ -6,9 +6,9 @@
 # heldout and heldout_chemistry. Budget: 33 runs (5 seeds of baseline/gate/affine, 3 of the hard
 # pair and of each control). The default, 175 steps, is the longest that fits the issue's 3 h on
 # the 2-core machine: measured 2026-12-03 at 175 steps, one thread per run beside the other
-# worker, 8-19 min per run (baseline 8, gate 9.4, affine 10, mlp ~2x; scoring 2.2-2.6 min of
-# it, the same at any budget), ~5.5 core-hours for the 33 runs, ~2.8 h with two workers. 300
-# steps took ~4.1 h (benchmarks/results/steps300/).
+# worker, 8-10 min per run (mlp ~18; scoring 2.1-2.7 min of it, the same at any budget): 5.3
+# core-hours of training + scoring for the 33 runs, ~2.7 h with two workers (+ ~3 min for the
+# diagnostics and the table). 300 steps took ~4.1 h (benchmarks/results/steps300/).
 #   scripts/run_table.sh                      # or WORKERS=1 to leave a core free
 set -euo pipefail
 cd "$(dirname "$0")/.."
