@@ -209,7 +209,8 @@ def nve_suffix(config: dict[str, Any]) -> str:
 
 
 def merge(parts: list[Path]) -> dict[str, Any]:
-    """One result from several runs' JSON (e.g. one process per model): scans and NVE joined."""
+    """One result from several runs' JSON (e.g. one process per model), or earlier merges:
+    scans and NVE joined, later parts replacing earlier entries of the same key."""
     result: dict[str, Any] = {
         "config": [],
         "scan": {},
@@ -218,11 +219,12 @@ def merge(parts: list[Path]) -> dict[str, Any]:
     }
     for path in parts:
         part = json.loads(Path(path).read_text())
-        result["config"].append(part["config"])
+        merged = isinstance(part["config"], list)  # an earlier merge: its keys are final
+        result["config"].extend(part["config"] if merged else [part["config"]])
         for name, crystals_ in part["scan"].items():
             result["scan"].setdefault(name, {}).update(crystals_)
-        result["nve"].update({f"{name}{nve_suffix(part['config'])}": v
-                              for name, v in part["nve"].items()})  # fmt: skip
+        suffix = "" if merged else nve_suffix(part["config"])
+        result["nve"].update({f"{name}{suffix}": v for name, v in part["nve"].items()})
     return result
 
 

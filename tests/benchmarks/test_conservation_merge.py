@@ -38,3 +38,14 @@ def test_merge_keeps_every_nve_setting(tmp_path: Path) -> None:
 def test_suffix_of_older_configs() -> None:
     assert nve_suffix({}) == ""  # parts written before md_steps/timestep were recorded
     assert nve_suffix({"timestep": 0.25}) == " (dt 0.25 fs)"
+
+
+def test_merge_of_a_merge_keeps_its_keys(tmp_path: Path) -> None:
+    first = tmp_path / "m.json"
+    first.write_text(json.dumps(merge([
+        _part(tmp_path / "a.json", {"timestep": 0.5}, {"plain": {"drift": 1.0}}),
+    ])))  # fmt: skip
+    more = _part(tmp_path / "b.json", {"timestep": 1.0, "md_steps": 500}, {"plain": {"drift": 2.0}})
+    merged = merge([first, more])
+    assert merged["nve"] == {"plain (dt 0.5 fs)": {"drift": 1.0}, "plain": {"drift": 2.0}}
+    assert merged["config"] == [{"timestep": 0.5}, {"timestep": 1.0, "md_steps": 500}]
