@@ -7,10 +7,8 @@ For edge e = j -> i with triplet partners k (edges k -> i, see ``pamm.keys``)::
 Each half is H * D wide; an edge without partners gets a zero triplet half. That is the
 ``hard`` lookup; with ``lookup="smooth"`` each edge and triplet reads the rows of two
 neighbouring bins with C² weights and the mean over partners becomes an envelope-weighted
-sum over 1 + the summed mass (formulas in ``pamm.blend``), computed as weighted bag
-sums on fused kernels (``pamm.bag``: no per-lookup row tensors, differentiable to second
-order for force training). ``triplet_reduce="sum"`` drops the divisor in both lookups (the
-plain or enveloped sum over partners).
+sum over 1 + the summed mass (formulas in ``pamm.blend``). ``triplet_reduce="sum"``
+drops the divisor in both lookups (the plain or enveloped sum over partners).
 
 Modes (``MotifMemorySpec.mode``):
 
@@ -41,7 +39,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pamm.bag import Bags, bag_sum
 from pamm.hashing import hash_params, hash_torch
 from pamm.keys import MotifKeys
 from pamm.mlp_control import MotifMLP
@@ -207,37 +204,18 @@ class MotifMemory(nn.Module):
         m = torch.cat(halves, dim=1) if len(halves) > 1 else halves[0]  # [E, memory_dim]
         return MemoryLookup(m.to(x_edge.dtype), pair_bucket, trip_bucket)
 
-    def _blended_rows(
-        self,
-        table: str,
-        bucket: torch.Tensor,
-        key: torch.Tensor,
-        weight: torch.Tensor,
-        group: torch.Tensor,
-        n: int,
+    def _weighted_rows(
+        self, table: str, bucket: torch.Tensor, key: torch.Tensor, weight: torch.Tensor
     ) -> torch.Tensor:
-        """Σ weight · row per group: [n, H*D] from bucket [N, 2, H], key [N, 2], weight
-        [N, 2] and each lookup's group [N] (non-decreasing, < n), by ``pamm.bag``'s fused
-        weighted bag sums (one bag per group and head, slots head-major).
-
-        With a ``row_edit`` (ablation) the rows are gathered first, edited, and summed by
-        the same bag sum in the same order, so an edit that changes no row changes no bit.
-        """
-        rows = getattr(self, f"{table}_table")  # [H, M, D]
-        heads, size, dim = rows.shape
-        slots = bucket.shape[0] * bucket.shape[1]  # N*2
-        head = torch.arange(heads, device=bucket.device)  # [H]
-        per_slot = bucket.reshape(slots, heads)  # [N*2, H]
-        source = rows.reshape(heads * size, dim)  # [H*M, D]
-        index = (per_slot + head * size).T.reshape(-1)  # [H*N*2] rows of source, head-major
+        """weight · row of every blend slot: [N*2, H*D] (slot-major per lookup) from bucket
+        [N, 2, H], weight [N, 2]; the caller sums the slots (one flat product, no per-slot
+        slices: their backward would allocate a zero [N, 2, H*D] per slot)."""
+        n, slots, heads = bucket.shape
+        flat = bucket.reshape(n * slots, heads)  # [N*2, H]
+        rows = self._rows(getattr(self, f"{table}_table"), flat)  # [N*2, H*D]
         if self.row_edit is not None:
-            edited = self.row_edit(table, self._rows(rows, per_slot), per_slot, key.reshape(-1))
-            source = edited.reshape(slots, heads, dim).transpose(0, 1).reshape(-1, dim)
-            index = torch.arange(heads * slots, device=bucket.device)  # [H*N*2]
-        slot_group = group.repeat_interleave(bucket.shape[1])  # [N*2]
-        bag = (slot_group + head.unsqueeze(1) * n).reshape(-1)  # [H*N*2], non-decreasing
-        out = bag_sum(source, weight.reshape(-1).repeat(heads), Bags.of(index, bag, heads * n))
-        return out.reshape(heads, n, dim).transpose(0, 1).reshape(n, heads * dim)  # [n, H*D]
+            rows = self.row_edit(table, rows, flat, key.reshape(-1))
+        return rows * weight.reshape(n * slots, 1).to(rows.dtype)  # [N*2, H*D] (N may be 0)
 
     def _smooth_memory(
         self,
@@ -249,25 +227,19 @@ class MotifMemory(nn.Module):
         """m [E, memory_dim] of the smooth lookup (``pamm.blend``)."""
         halves = []
         if pair_bucket is not None:
-            edges = torch.arange(num_edges, device=pair_bucket.device)  # [E]: one bag per edge
-            pair_weight = keys.pair_blend_weight  # [E, 2]
-            halves.append(
-                self._blended_rows(
-                    "pair", pair_bucket, keys.pair_blend_key, pair_weight, edges, num_edges
-                )
-            )  # [E, H*D]
+            rows = self._weighted_rows(
+                "pair", pair_bucket, keys.pair_blend_key, keys.pair_blend_weight
+            )  # [E*2, H*D]
+            halves.append(rows.reshape(num_edges, 2, rows.shape[1]).sum(1))  # [E, H*D]
         if trip_bucket is not None:
             weight = keys.triplet_blend_weight  # [T, 2]
-            # triplets come grouped by edge (``pamm.keys.triplet_pairs``): one bag per group
-            edge_of, group = torch.unique_consecutive(keys.triplet_edge, return_inverse=True)
-            sums = self._blended_rows(
-                "triplet", trip_bucket, keys.triplet_blend_key, weight, group, edge_of.shape[0]
-            )  # [edges with partners, H*D]
-            width = sums.shape[1]
-            sums = sums.new_zeros(num_edges, width).index_copy(0, edge_of, sums)  # [E, H*D]
+            rows = self._weighted_rows("triplet", trip_bucket, keys.triplet_blend_key, weight)
+            slot_edge = keys.triplet_edge.repeat_interleave(2)  # [T*2], matches rows
+            sums = rows.new_zeros(num_edges, rows.shape[1])  # [E, H*D]
+            sums = sums.index_add(0, slot_edge, rows)
             if self.spec.triplet_reduce == "mean":
-                mass = sums.new_zeros(num_edges).index_add(
-                    0, keys.triplet_edge, weight.sum(1).to(sums.dtype)
+                mass = rows.new_zeros(num_edges).index_add(
+                    0, keys.triplet_edge, weight.sum(1).to(rows.dtype)
                 )  # [E]
                 sums = sums / (1.0 + mass).unsqueeze(1)
             halves.append(sums)
