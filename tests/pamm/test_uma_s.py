@@ -79,8 +79,8 @@ def test_config_composes_with_the_published_numbers(tmp_path: Path) -> None:
 def _one_thread() -> Iterator[None]:
     """torch on one thread: with two busy cores, two identical calls of the plain
     UMA-S-shaped model differ by up to 2.7e-8 in the forces and 6e-9 in the stress (measured
-    2026-12-03; bitwise equal on one thread; fairchem's MoLE merge uses the beta
-    ``index_reduce_``), which would make the bitwise parity checks below flaky."""
+    2026-12-03; bitwise equal on one thread; the kernel was not isolated), which would make
+    the bitwise parity checks below flaky."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
