@@ -3,7 +3,17 @@
 Table rows are sparse parameters (an embedding: a step touches only the rows its batch
 hit), so they get their own learning rate, ``lr * table_lr_factor``, and no weight decay
 (decoupled decay would shrink every row each step, hit or not). Everything else is plain
-AdamW. fairchem's ``MLIPTrainEvalUnit`` calls the hydra partial with ``params=``::
+AdamW.
+
+``table_row_l1`` (λ, default 0 = off) adds a group-L1 penalty λ Σ ‖row‖ over the rows of
+every head, applied as its proximal step after each update: row ← row · max(0, 1 − lr λ /
+‖row‖) with the table group's current lr. It prefers few non-zero rows (a lasso over
+motifs), so a term the data tie to one motif is stored in that motif's rows rather than
+spread over correlated ones (docs/PLANTED.md, ``benchmarks/planted_linear.py``). Unlike
+decay it does shrink rows a batch did not hit: rows nothing uses go to exactly zero. The
+shrink acts in plain coordinates after Adam's normalised step, so the fixed point of a
+used row is not the exact lasso optimum (it shrinks less); what matters here is the
+preference for few rows. fairchem's ``MLIPTrainEvalUnit`` calls the hydra partial with ``params=``::
 
     optimizer_fn:
       _target_: pamm.optim.adamw
@@ -11,6 +21,7 @@ AdamW. fairchem's ``MLIPTrainEvalUnit`` calls the hydra partial with ``params=``
       lr: ${lr}
       weight_decay: ${weight_decay}
       table_lr_factor: ${table_lr_factor}
+      table_row_l1: ${table_row_l1}
 
 >>> from pamm.memory import MotifMemory
 >>> from pamm.spec import MotifMemorySpec
@@ -28,7 +39,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["TABLE_ATTR", "adamw", "mark_table"]
+__all__ = ["TABLE_ATTR", "TableAdamW", "adamw", "mark_table"]
 
 #: attribute set on the table parameters (:func:`mark_table`)
 TABLE_ATTR = "_pamm_table"
@@ -40,21 +51,43 @@ def mark_table(param: torch.nn.Parameter) -> torch.nn.Parameter:
     return param
 
 
+class TableAdamW(torch.optim.AdamW):
+    """AdamW with the proximal group-L1 step of a group's ``row_l1`` (module docstring).
+
+    A group's parameters are tables [H, M, D]: a row is the last dimension.
+    """
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = super().step(closure)
+        for group in self.param_groups:
+            strength = group.get("row_l1", 0.0)
+            if strength > 0:
+                for table in group["params"]:
+                    norm = table.norm(dim=-1, keepdim=True)  # [H, M, 1]
+                    table.mul_((1.0 - group["lr"] * strength / norm.clamp_min(1e-30)).clamp_min(0))
+        return loss
+
+
 def adamw(
     params: Iterable[Any],
     *,
     lr: float,
     weight_decay: float = 0.0,
     table_lr_factor: float = 1.0,
+    table_row_l1: float = 0.0,
     **kwargs: Any,
 ) -> torch.optim.AdamW:
-    """AdamW; marked table parameters go to a group with ``lr * table_lr_factor``, no decay.
+    """AdamW; marked table parameters go to a group with ``lr * table_lr_factor``, no decay,
+    and the proximal group-L1 step of strength ``table_row_l1`` (0 = off).
 
     ``params``: tensors, or groups (dicts with ``"params"``, as fairchem passes when a
     model lists parameters without weight decay); each group is split the same way.
     """
     if not table_lr_factor > 0:
         raise ValueError(f"table_lr_factor must be > 0, got {table_lr_factor}")
+    if not table_row_l1 >= 0:
+        raise ValueError(f"table_row_l1 must be >= 0, got {table_row_l1}")
     items = list(params)
     groups = items if items and isinstance(items[0], dict) else [{"params": items}]
     out, tables = [], []
@@ -64,5 +97,6 @@ def adamw(
         if plain:
             out.append({**group, "params": plain})
     if tables:
-        out.append({"params": tables, "lr": lr * table_lr_factor, "weight_decay": 0.0})
-    return torch.optim.AdamW(out, lr=lr, weight_decay=weight_decay, **kwargs)
+        group = {"params": tables, "lr": lr * table_lr_factor, "weight_decay": 0.0}
+        out.append(group | ({"row_l1": table_row_l1} if table_row_l1 > 0 else {}))
+    return TableAdamW(out, lr=lr, weight_decay=weight_decay, **kwargs)
