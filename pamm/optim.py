@@ -5,15 +5,7 @@ hit), so they get their own learning rate, ``lr * table_lr_factor``, and no weig
 (decoupled decay would shrink every row each step, hit or not). Everything else is plain
 AdamW.
 
-``table_row_l1`` (λ, default 0 = off) adds a group-L1 penalty λ Σ ‖row‖ over the rows of
-every head, applied as its proximal step after each update: row ← row · max(0, 1 − lr λ /
-‖row‖) with the table group's current lr. It prefers few non-zero rows (a lasso over
-motifs), so a term the data tie to one motif is stored in that motif's rows rather than
-spread over correlated ones (docs/PLANTED.md, ``benchmarks/planted_linear.py``). Unlike
-decay it does shrink rows a batch did not hit: rows nothing uses go to exactly zero. The
-shrink acts in plain coordinates after Adam's normalised step, so the fixed point of a
-used row is not the exact lasso optimum (it shrinks less); what matters here is the
-preference for few rows. fairchem's ``MLIPTrainEvalUnit`` calls the hydra partial with ``params=``::
+fairchem's ``MLIPTrainEvalUnit`` calls the hydra partial with ``params=``::
 
     optimizer_fn:
       _target_: pamm.optim.adamw
@@ -22,6 +14,15 @@ preference for few rows. fairchem's ``MLIPTrainEvalUnit`` calls the hydra partia
       weight_decay: ${weight_decay}
       table_lr_factor: ${table_lr_factor}
       table_row_l1: ${table_row_l1}
+
+``table_row_l1`` (λ, default 0 = off) adds a group-L1 penalty λ Σ ‖row‖ over the rows of
+every head, applied as its proximal step after each update: row ← row · max(0, 1 − lr λ /
+‖row‖) with the table group's current lr. It prefers few non-zero rows (a lasso over
+motifs); unlike decay it also shrinks rows a batch did not hit, so rows nothing uses go to
+exactly zero. The shrink acts in plain coordinates after Adam's normalised step, so a used
+row's fixed point is not the exact lasso optimum (it shrinks less). Tried for the planted
+triplet check: it moves the planted rows up the ranking but does not gather the planted
+term in them (docs/PLANTED.md).
 
 >>> from pamm.memory import MotifMemory
 >>> from pamm.spec import MotifMemorySpec
