@@ -10,7 +10,8 @@ dedicated row per motif: the planted energy P_s of structure s (the term alone, 
 fitted by a linear read-out Σ_key β_key · mass_s(key), where mass_s(key) is the summed
 lookup weight of that key in s (the memory's own smooth lookup of the checkpoint's spec:
 blend weights, and the envelope for triplets; keys, not hashed buckets, so collisions play
-no part). Features of both tables are offered to every fit, fitted on the train split and
+no part; the radius graph is ASE's, the backbone's own as its neighbour cap never binds on
+the bundled data). Features of both tables are offered to every fit, fitted on the train split and
 scored on the test split (parents never trained on):
 
 - ``oracle``: only the planted motif's ablation keys (what the term needs, nothing else);
