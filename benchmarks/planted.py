@@ -384,6 +384,12 @@ def main(argv: list[str] | None = None) -> int:
         help="radial weight of the planted triplet's partners (pamm.data.planted)",
     )
     parser.add_argument("--triplet-cutoff", type=float, default=3.0, help="its r_c (Å)")
+    parser.add_argument(
+        "--triplet-elements", default="Ti,O,Ti", help="the planted triplet Zj,Zi,Zk (Zi centre)"
+    )
+    parser.add_argument(
+        "--triplet-centre", type=float, default=105.0, help="its bump centre (degrees)"
+    )
     parser.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
     args = parser.parse_args(argv)
     strengths = sorted({float(x) for x in args.strengths.split(",") if x}, reverse=True)
@@ -396,9 +402,13 @@ def main(argv: list[str] | None = None) -> int:
     if any(r != 0 and r not in strengths for r in base):
         parser.error("--baseline-strengths must be 'max', 0 or values of --strengths")
     motifs = dict(MOTIFS)
-    motifs["triplet"] = replace(
-        motifs["triplet"], envelope=args.triplet_envelope, cutoff=args.triplet_cutoff
-    )
+    try:
+        motifs["triplet"] = replace(
+            motifs["triplet"], envelope=args.triplet_envelope, cutoff=args.triplet_cutoff,
+            elements=tuple(args.triplet_elements.split(",")), centre=args.triplet_centre,
+        )  # fmt: skip
+    except ValueError as err:
+        parser.error(f"--triplet-elements/--triplet-centre: {err}")
     if args.threads:
         import torch
 
