@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         "--triplet-envelope", default="flat", help="the triplet plant's envelope (flat|poly)"
     )
     parser.add_argument("--triplet-cutoff", type=float, default=3.0)
+    parser.add_argument("--triplet-elements", default="Ti,O,Ti", help="Zj,Zi,Zk (Zi centre)")
+    parser.add_argument("--triplet-centre", type=float, default=105.0, help="degrees")
     args = parser.parse_args(argv)
     import warnings
 
@@ -196,10 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     if spec is None or not spec.smooth:
         raise SystemExit(f"{args.checkpoint}: needs a PaMM checkpoint with smooth lookups")
     motifs = dict(MOTIFS)
-    motifs["triplet"] = PlantedMotif.from_dict(
-        motifs["triplet"].to_dict() | {"envelope": args.triplet_envelope,
-                                       "cutoff": args.triplet_cutoff}
-    )  # fmt: skip
+    try:
+        motifs["triplet"] = PlantedMotif.from_dict(
+            motifs["triplet"].to_dict() | {"envelope": args.triplet_envelope,
+                                           "cutoff": args.triplet_cutoff,
+                                           "elements": args.triplet_elements.split(","),
+                                           "centre": args.triplet_centre}
+        )  # fmt: skip
+    except ValueError as err:
+        parser.error(f"the triplet plant: {err}")
     splits = {s: read_split(args.data / s, limit=args.limit) for s in ("train", "test")}
     masses = {s: key_masses(frames, spec, progress=f"keys {s}") for s, frames in splits.items()}
     x_tr, x_te, names = design(masses["train"], masses["test"], *map(len, splits.values()))

@@ -17,7 +17,8 @@ planted term P_s (ε as trained) this gives per group ``share_of_planted`` = Σ 
 holding the motif, and ``elsewhere_mev_per_atom`` = mean |net| per atom on structures
 without it. For a memory-only fine-tune (backbone and heads frozen) the group ``memory``
 (the whole memory off) has net = E_planted run − E_control exactly: a built-in check
-(``memory_identity_max_abs_ev``). The model is not linear: shares of disjoint groups need
+(``memory_identity_max_abs_ev``; for a fully trained run the backbone changed too, and that
+field only says by how much the two differ). The model is not linear: shares of disjoint groups need
 not add up to the whole.
 
 Groups (motif (A, C, B): A and B the outer elements, C the centre; a pair motif (A, C)):
