@@ -12,7 +12,7 @@ envelope (angle bump half-width ``--half-width``) is summed per structure, and p
 (train, test) the script reports the structures and parents holding it, the RMS per-atom
 energy at ε = 1 eV, and ``between_parent_share``: the share of the variance of the per-atom
 energy (over structures holding the motif) that lies between parent means (1: a per-parent
-constant; the parent is the ``oxideNNNN`` prefix of the sid).
+constant; the parent is ``atoms.info["parent"]``, the data card's).
 
 The selection rule (``selected``, best first; written down after reading this table for the
 first time and before any training on a new motif): a cation–O–cation linkage like the
@@ -77,6 +77,11 @@ def triplet_angles(atoms: Atoms, cutoff: float, width: float) -> tuple[np.ndarra
     return np.concatenate(elements), np.concatenate(angles), np.concatenate(weights)
 
 
+def parent_ids(frames: list[Atoms]) -> np.ndarray:
+    """The parent crystal of each frame (``atoms.info["parent"]``, as the data card reads it)."""
+    return np.array([int(a.info["parent"]) for a in frames])
+
+
 def between_parent_share(energy_per_atom: np.ndarray, parents: np.ndarray) -> float:
     """Share of the variance of ``energy_per_atom`` between the means of ``parents``."""
     var = float(energy_per_atom.var())
@@ -101,7 +106,7 @@ def motif_stats(energy: np.ndarray, natoms: np.ndarray, parents: np.ndarray) -> 
 
 def scan_split(frames: list[Atoms], args) -> dict:
     """Per candidate ``"A-C-B@θ0"``: ``motif_stats`` on ``frames``."""
-    parents = np.array([str(a.info.get("sid", "")).split("_")[0] for a in frames])
+    parents = parent_ids(frames)
     natoms = np.array([len(a) for a in frames], float)
     data = [triplet_angles(a, args.cutoff, args.envelope_width) for a in frames]
     owner = np.concatenate([np.full(len(t[1]), s) for s, t in enumerate(data)])
@@ -131,7 +136,7 @@ def reference_stats(frames: list[Atoms], motif) -> dict:
 
     unit = motif.scaled(1.0)
     energy = np.array([planted_labels(a, unit)[0] for a in frames])
-    parents = np.array([str(a.info.get("sid", "")).split("_")[0] for a in frames])
+    parents = parent_ids(frames)
     return motif_stats(energy, np.array([len(a) for a in frames], float), parents)
 
 
