@@ -15,11 +15,14 @@ is what the planted run keeps in G beyond what the control already kept there. A
 planted term P_s (ε as trained) this gives per group ``share_of_planted`` = Σ net / Σ P and
 ``share_of_captured`` = Σ net / Σ (E_planted run − E_control), both over the structures
 holding the motif, and ``elsewhere_mev_per_atom`` = mean |net| per atom on structures
-without it. For a memory-only fine-tune (backbone and heads frozen) the group ``memory``
-(the whole memory off) has net = E_planted run − E_control exactly: a built-in check
-(``memory_identity_max_abs_ev``; for a fully trained run the backbone changed too, and that
-field only says by how much the two differ). The model is not linear: shares of disjoint groups need
-not add up to the whole.
+without it. A structure holding the motif may hold the run's other planted motif too (a
+zinc silicate: Zn–O–Zn and Si–O), and then what the run keeps for that one counts in these
+sums; ``share_of_planted_alone`` / ``captured_fraction_alone`` are the same ratios over the
+``n_alone`` structures whose other planted terms are exactly zero. For a memory-only
+fine-tune (backbone and heads frozen) the group ``memory`` (the whole memory off) has net =
+E_planted run − E_control exactly: a built-in check (``memory_identity_max_abs_ev``; for a
+fully trained run the backbone changed too, and that field only says by how much the two
+differ). The model is not linear: shares of disjoint groups need not add up to the whole.
 
 Groups (motif (A, C, B): A and B the outer elements, C the centre; a pair motif (A, C)):
 the planted keys (the recovery's ablation bins), the same elements in the other bins, the
@@ -170,6 +173,18 @@ def _held_out(config: dict, source: dict, motif, all_with_motif: bool) -> tuple[
     return [test[i] for i in index], index
 
 
+def other_planted(frames: list, others: list) -> np.ndarray:
+    """[S] eV: the summed planted terms of ``others`` (motifs at their ε) per structure."""
+    from pamm.data.planted import planted_labels
+
+    return np.array([sum(planted_labels(a, m)[0] for m in others) for a in frames], float)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, mask: np.ndarray) -> float | None:
+    """Σ num / Σ den over ``mask``; None on an empty mask."""
+    return float(num[mask].sum() / den[mask].sum()) if mask.any() else None
+
+
 def decompose(source_path: Path, run_name: str | None, motif_name: str, all_with_motif: bool):
     """The result dict (module docstring) of ``run_name`` in ``source_path``."""
     from ase.data import chemical_symbols
@@ -197,6 +212,10 @@ def decompose(source_path: Path, run_name: str | None, motif_name: str, all_with
     frames, index = _held_out(config, source, motif, all_with_motif)
     p = np.array([planted_labels(a, motif)[0] for a in frames])  # [S] eV at ε
     has = p != 0.0
+    others = [m.scaled(runs[run_name]["epsilon_ev"][k]) for k, m in motifs.items()
+              if k != motif_name]  # fmt: skip
+    other_p = other_planted(frames, others)
+    alone = has & (other_p == 0.0)
     natoms = np.array([len(a) for a in frames], float)
 
     names = (run_name, f"{variant}_r0")
@@ -221,14 +240,18 @@ def decompose(source_path: Path, run_name: str | None, motif_name: str, all_with
             "table": table or "memory",
             "share_of_planted": float(net[has].sum() / p[has].sum()),
             "share_of_captured": float(net[has].sum() / captured[has].sum()),
+            "share_of_planted_alone": _ratio(net, p, alone),
             "removal_ratio_run": float(removed[run_name][has].sum() / p[has].sum()),
             "elsewhere_mev_per_atom": float(MEV * np.abs(net[~has] / natoms[~has]).mean())
             if (~has).any()
             else None,
             "net_ev": net.round(8).tolist(),
         }
-        share = out_groups[name]["share_of_planted"]
-        print(f"planted_where: {name:58s} share of planted {share:+.3f}", flush=True)
+        share, alone_share = (
+            out_groups[name][k] for k in ("share_of_planted", "share_of_planted_alone")
+        )
+        alone_text = "" if alone_share is None else f"  alone {alone_share:+.3f}"
+        print(f"planted_where: {name:58s} share of planted {share:+.3f}{alone_text}", flush=True)
     return {
         "schema": "pamm-planted-where/1",
         "config": {
@@ -245,6 +268,9 @@ def decompose(source_path: Path, run_name: str | None, motif_name: str, all_with
         "test_index": index,
         "planted_ev": p.round(8).tolist(),
         "captured_fraction": float(captured[has].sum() / p[has].sum()),
+        "n_alone": int(alone.sum()),
+        "captured_fraction_alone": _ratio(captured, p, alone),
+        "other_planted_ev": other_p.round(8).tolist(),
         "memory_identity_max_abs_ev": float(
             np.abs(np.array(out_groups["memory"]["net_ev"]) - captured).max()
         ),
@@ -270,9 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     result = decompose(args.source, args.run, args.motif, not args.eval_only)
     result["wall_s"] = round(time.time() - start, 1)
     atomic_write_json(args.json, result, indent=1)
-    summary = {k: round(v["share_of_planted"], 4) for k, v in result["groups"].items()}
-    captured = result["captured_fraction"]
-    print(json.dumps({"captured_fraction": captured, "shares": summary}, indent=1))
+    summary = {
+        k: [round(v[f], 4) if v[f] is not None else None
+            for f in ("share_of_planted", "share_of_planted_alone")]
+        for k, v in result["groups"].items()
+    }  # fmt: skip
+    print(json.dumps({k: result[k] for k in ("captured_fraction", "n_with_motif", "n_alone",
+                                             "captured_fraction_alone")}
+                     | {"shares [all, alone]": summary}, indent=1))  # fmt: skip
     return 0
 
 

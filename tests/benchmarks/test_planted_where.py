@@ -19,7 +19,7 @@ from benchmarks.planted_candidates import (  # noqa: E402
     between_parent_share,
     triplet_angles,
 )
-from benchmarks.planted_where import key_groups, keys_off  # noqa: E402
+from benchmarks.planted_where import key_groups, keys_off, other_planted  # noqa: E402
 from pamm.ablation import Ablation, ablate  # noqa: E402
 from pamm.capture import find_pamm_backbone  # noqa: E402
 from pamm.data.planted import PlantedMotif, planted_labels  # noqa: E402
@@ -121,3 +121,15 @@ def test_between_parent_share() -> None:
     assert between_parent_share(np.array([1.0, 3.0, 1.0, 3.0]), parents) == 0.0
     assert between_parent_share(np.array([1.0, 1.0, 3.0, 3.0]), parents) == 1.0
     assert abs(between_parent_share(np.array([0.0, 2.0, 2.0, 4.0]), parents) - 0.5) < 1e-12
+
+
+def test_other_planted_marks_structures_holding_the_other_motif() -> None:
+    """The "alone" subset of ``planted_where``: a structure with an Si–O bond in the planted
+    bin has a non-zero other term (equal to ``planted_labels``), one without Si has zero."""
+    box = np.eye(3) * 10.0
+    silicate = Atoms("SiO", positions=[[0, 0, 0], [1.65, 0, 0]], cell=box, pbc=True)
+    no_si = Atoms("TiO", positions=[[0, 0, 0], [1.65, 0, 0]], cell=box, pbc=True)
+    other = other_planted([silicate, no_si], [PAIR.scaled(0.3)])
+    assert other[0] > 0.0 and other[1] == 0.0
+    assert abs(other[0] - planted_labels(silicate, PAIR.scaled(0.3))[0]) < 1e-12
+    assert not other_planted([silicate], []).any()
