@@ -54,6 +54,11 @@ def _references(control: Path) -> list[str]:
     ).to_overrides()
 
 
+def _seed(args, config: dict) -> int:
+    """The fine-tune's seed: ``--seed``, else the source run's."""
+    return config["seed"] if args.seed is None else args.seed
+
+
 def fine_tune(args, config: dict, control: Path, data: Path) -> Path:
     """``pamm train --train-only memory`` from ``control`` on ``data``; the final checkpoint."""
     done = sorted(args.out.glob("*/checkpoints/final/inference_ckpt.pt"))
@@ -62,7 +67,7 @@ def fine_tune(args, config: dict, control: Path, data: Path) -> Path:
     command = [
         sys.executable, "-m", "pamm_lab", "train", "--variant", config["variant"],
         "--data", str(data), "--steps", str(args.steps), "--out", str(args.out),
-        "--seed", str(config["seed"]), "--init", str(control), "--train-only", "memory",
+        "--seed", str(_seed(args, config)), "--init", str(control), "--train-only", "memory",
         "--no-fit-refs", *_references(control),
         f"batch_size={config['batch_size']}", f"lr={config['lr']}",
         *config["overrides"], *args.overrides,
@@ -83,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strength", type=float, default=1.0)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="the fine-tune's seed (data order); default the source's")  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
     args = parser.parse_args(argv)
     if args.threads:
@@ -117,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "schema": "pamm-planted-frozen/1",
         "config": {"planted": str(args.planted), "strength": r, "steps": args.steps,
+                   "seed": _seed(args, config),
                    "overrides": [*config["overrides"], *args.overrides], "out": str(args.out)},
         "calibration": source["calibration"], "eval": source["eval"],
         "runs": {f"{variant}_r0": control_run, name: run},

@@ -137,6 +137,7 @@ def _frozen_fine_tune(planted_json: Path, tmp_path: Path, result: dict) -> None:
     frozen = json.loads(out.read_text())
     run = frozen["runs"]["gate_r3"]
     assert run["train_only"] == "memory" and run["init"] == result["runs"]["gate_r0"]["checkpoint"]
+    assert frozen["config"]["seed"] == result["config"]["seed"]  # no --seed: the source's
     before = checkpoint_weights(load_checkpoint(run["init"]), use_ema=True)
     after = checkpoint_weights(load_checkpoint(run["checkpoint"]), use_ema=True)
     memory = {k for k in before if ".motif_" in k}
