@@ -121,6 +121,7 @@ def test_tiny_planted_run_writes_metrics_and_resumes(tiny_data, tmp_path, capsys
     # another budget is another experiment: refused
     assert main([*args[: -len(TINY)], "--steps", "21", *TINY]) == 2
     _frozen_fine_tune(out, tmp_path, result)
+    _triplet_profile(out, tmp_path)
 
 
 def _frozen_fine_tune(planted_json: Path, tmp_path: Path, result: dict) -> None:
@@ -148,6 +149,21 @@ def _frozen_fine_tune(planted_json: Path, tmp_path: Path, result: dict) -> None:
     rows = frozen["summary"]["motifs"]["pair"]
     assert [r["relative_strength"] for r in rows] == [3.0, 0.0]
     assert math.isfinite(rows[0]["captured_fraction"])
+
+
+def _triplet_profile(planted_json: Path, tmp_path: Path) -> None:
+    """benchmarks/planted_profile.py on the run above: run and control read the same keys
+    (lookup masses equal), their contributions differ, the bins span 0–180°."""
+    from benchmarks.planted_profile import main as profile_main
+
+    out = tmp_path / "profile.json"
+    assert profile_main(["--source", str(planted_json), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["run"] == "gate_r3" and result["n_structures"] > 0
+    run, control = result["profiles"]["gate_r3"], result["profiles"]["gate_r0"]
+    assert run["n_lookups"] == control["n_lookups"] and sum(run["n_lookups"]) > 0
+    assert run["contribution_mev"] != control["contribution_mev"]
+    assert run["lo"][0] == 0.0 and run["hi"][-1] == pytest.approx(180.0)
 
 
 def _run(variant: str, r: float, preds: list[float], recovery: dict | None = None) -> dict:
