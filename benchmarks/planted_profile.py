@@ -15,18 +15,13 @@ numbers.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import planted  # noqa: E402
 import planted_where  # noqa: E402
 
 from pamm.plumbing import atomic_write_json  # noqa: E402
@@ -40,21 +35,8 @@ def profiles(source_path: Path, run_name: str | None, motif_name: str) -> dict:
     from pamm.data.planted import planted_labels
     from pamm.plumbing import load_checked_model
 
-    source = json.loads(source_path.read_text())
-    if source.get("schema", "").startswith("pamm-planted-frozen"):
-        config = json.loads(Path(source["config"]["planted"]).read_text())["config"]
-    else:
-        config = source["config"]
+    source, config, run_name, motifs = planted_where.read_source(source_path, run_name, motif_name)
     variant = config["variant"]
-    planted_runs = sorted(k for k in source["runs"] if k != f"{variant}_r0")
-    if run_name is None and len(planted_runs) == 1:
-        run_name = planted_runs[0]
-    if run_name not in planted_runs or f"{variant}_r0" not in source["runs"]:
-        raise SystemExit(f"{source_path}: name the planted run with --run, one of {planted_runs}"
-                         f" (and the source needs its control {variant}_r0)")  # fmt: skip
-    motifs = planted.motifs_of(config)
-    if motif_name not in motifs:
-        raise SystemExit(f"no motif {motif_name!r}; the source plants {sorted(motifs)}")
     motif = motifs[motif_name]
     frames, _ = planted_where._held_out(config, source, motif, True)
     frames = [a for a in frames if planted_labels(a, motif)[0] != 0.0]
@@ -76,15 +58,9 @@ def profiles(source_path: Path, run_name: str | None, motif_name: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, required=True, help="planted(_frozen).py JSON")
-    parser.add_argument("--json", type=Path, required=True)
-    parser.add_argument("--run", default=None, help="the planted run (default: the only one)")
-    parser.add_argument("--motif", default="triplet")
-    parser.add_argument("--threads", type=int, default=0)
+    planted_where.source_arguments(parser)
     args = parser.parse_args(argv)
-    if args.threads:
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)
-        torch.set_num_threads(args.threads)
+    planted_where.set_threads(args.threads)
     start = time.time()
     result = profiles(args.source, args.run, args.motif)
     result["wall_s"] = round(time.time() - start, 1)

@@ -4,7 +4,7 @@
         --json benchmarks/results/planted_where_frozen1000.json [--motif triplet] [--threads 1]
 
 ``--source`` is a ``planted_frozen.py`` JSON (or a ``planted.py`` one: then ``--run`` names
-the planted run, default ``<variant>_r1``). Its planted run and its control ``<variant>_r0``
+the planted run if it holds several). Its planted run and its control ``<variant>_r0``
 are loaded; on the held-out structures (the source's eval set plus, unless ``--eval-only``,
 every other test structure holding the motif) each named group of motif keys is
 switched off (its rows read as zero, every head) in both models, and
@@ -185,6 +185,50 @@ def _ratio(num: np.ndarray, den: np.ndarray, mask: np.ndarray) -> float | None:
     return float(num[mask].sum() / den[mask].sum()) if mask.any() else None
 
 
+def read_source(source_path: Path, run_name: str | None, motif_name: str):
+    """``(source, config, run_name, motifs)`` of a planted(_frozen).py JSON; ``run_name`` None:
+    ``<variant>_r1``, else the source's only planted run of its variant."""
+    source = json.loads(source_path.read_text())
+    if source.get("schema", "").startswith("pamm-planted-frozen"):
+        config = json.loads(Path(source["config"]["planted"]).read_text())["config"]
+    else:
+        config = source["config"]
+    variant = config["variant"]
+    control = f"{variant}_r0"
+    planted_runs = sorted(
+        k for k in source["runs"] if k.startswith(f"{variant}_r") and k != control
+    )
+    if run_name is None and f"{variant}_r1" in planted_runs:
+        run_name = f"{variant}_r1"
+    elif run_name is None and len(planted_runs) == 1:
+        run_name = planted_runs[0]
+    if run_name not in planted_runs or control not in source["runs"]:
+        raise SystemExit(f"{source_path}: name the planted run with --run, one of"
+                         f" {planted_runs} (and the control {control})")  # fmt: skip
+    motifs = planted.motifs_of(config)
+    if motif_name not in motifs:
+        raise SystemExit(f"no motif {motif_name!r}; the source plants {sorted(motifs)}")
+    return source, config, run_name, motifs
+
+
+def source_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options ``planted_where.py`` and ``planted_profile.py`` share."""
+    parser.add_argument("--source", type=Path, required=True, help="planted(_frozen).py JSON")
+    parser.add_argument("--json", type=Path, required=True)
+    parser.add_argument(
+        "--run", default=None, help="the planted run (default <variant>_r1, else the only one)"
+    )
+    parser.add_argument("--motif", default="triplet")
+    parser.add_argument("--threads", type=int, default=0)
+
+
+def set_threads(threads: int) -> None:
+    """``--threads`` > 0: torch and OpenMP use that many."""
+    if threads:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
 def decompose(source_path: Path, run_name: str | None, motif_name: str, all_with_motif: bool):
     """The result dict (module docstring) of ``run_name`` in ``source_path``."""
     from ase.data import chemical_symbols
@@ -195,19 +239,8 @@ def decompose(source_path: Path, run_name: str | None, motif_name: str, all_with
     from pamm.data.planted import planted_labels
     from pamm.plumbing import load_checked_model
 
-    source = json.loads(source_path.read_text())
-    if source.get("schema", "").startswith("pamm-planted-frozen"):
-        config = json.loads(Path(source["config"]["planted"]).read_text())["config"]
-    else:
-        config = source["config"]
-    variant = config["variant"]
-    run_name = run_name or f"{variant}_r1"
-    runs = source["runs"]
-    if run_name not in runs or f"{variant}_r0" not in runs:
-        raise SystemExit(f"{source_path} has no run {run_name!r} or no control {variant}_r0")
-    motifs = planted.motifs_of(config)
-    if motif_name not in motifs:
-        raise SystemExit(f"no motif {motif_name!r}; the source plants {sorted(motifs)}")
+    source, config, run_name, motifs = read_source(source_path, run_name, motif_name)
+    variant, runs = config["variant"], source["runs"]
     motif = motifs[motif_name].scaled(runs[run_name]["epsilon_ev"][motif_name])
     frames, index = _held_out(config, source, motif, all_with_motif)
     p = np.array([planted_labels(a, motif)[0] for a in frames])  # [S] eV at ε
@@ -280,18 +313,12 @@ def decompose(source_path: Path, run_name: str | None, motif_name: str, all_with
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, required=True, help="planted(_frozen).py JSON")
-    parser.add_argument("--json", type=Path, required=True)
-    parser.add_argument("--run", default=None, help="the planted run (default <variant>_r1)")
-    parser.add_argument("--motif", default="triplet")
+    source_arguments(parser)
     parser.add_argument("--eval-only", action="store_true",
                         help="only the source's eval set (default: add every test structure "
                              "holding the motif)")  # fmt: skip
-    parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.threads:
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     start = time.time()
     result = decompose(args.source, args.run, args.motif, not args.eval_only)
     result["wall_s"] = round(time.time() - start, 1)
