@@ -8,7 +8,8 @@ process ends) while it computes, and writes its progress to ``.<name>.progress.j
 Every page, for any visitor, shows that progress until the manifest appears; a second
 start finds the lock taken and leaves, so two tabs never start two analyses.
 An interrupted start leaves no run (the manifest is written last): on SIGTERM or an
-error the process removes its staging folder; after a SIGKILL the next start removes it.
+error the process removes its staging folder (on SIGTERM in the signal handler itself,
+then exits); after a SIGKILL the next start removes it.
 
 ``pamm demo --prepare`` computes the same run in the foreground (:func:`compute`),
 under the same lock.
@@ -275,13 +276,26 @@ def compute(
     return True
 
 
+#: the run this process computes, for the SIGTERM handler
+_RUNNING: dict[str, Path] = {}
+
+
 def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(f"stopped by signal {signum}")  # unwinds through compute(): staging removed
+    """SIGTERM: remove the staging folder, record why, exit at once. Only raising here is not
+    enough: the signal may land in code that swallows exceptions (a ``__del__``, a callback),
+    and the start then ran on to a finished run with exit code 0 (seen once in CI)."""
+    run_dir = _RUNNING.get("run_dir")
+    if run_dir is not None and not _is_current(run_dir):
+        _remove_staging(run_dir)
+        atomic_write_json(_sidecar(run_dir, "progress.json"),
+                          {"error": f"SystemExit: stopped by signal {signum}"})  # fmt: skip
+    os._exit(128 + signum)  # the kernel frees the lock
 
 
 def main(argv: list[str] | None = None) -> int:
     """Body of the background process: ``python -m app.first_start RUN_DIR``."""
     (run_dir,) = sys.argv[1:] if argv is None else argv
+    _RUNNING["run_dir"] = Path(run_dir)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         compute(Path(run_dir))
