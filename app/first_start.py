@@ -276,16 +276,11 @@ def compute(
     return True
 
 
-#: the run this process computes, for the SIGTERM handler
-_RUNNING: dict[str, Path] = {}
-
-
-def _terminate(signum: int, frame: object) -> None:
+def _terminate(run_dir: Path, signum: int, frame: object) -> None:
     """SIGTERM: remove the staging folder, record why, exit at once. Only raising here is not
     enough: the signal may land in code that swallows exceptions (a ``__del__``, a callback),
     and the start then ran on to a finished run with exit code 0 (seen once in CI)."""
-    run_dir = _RUNNING.get("run_dir")
-    if run_dir is not None and not _is_current(run_dir):
+    if not _is_current(run_dir):
         _remove_staging(run_dir)
         atomic_write_json(_sidecar(run_dir, "progress.json"),
                           {"error": f"SystemExit: stopped by signal {signum}"})  # fmt: skip
@@ -295,8 +290,7 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Body of the background process: ``python -m app.first_start RUN_DIR``."""
     (run_dir,) = sys.argv[1:] if argv is None else argv
-    _RUNNING["run_dir"] = Path(run_dir)
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, functools.partial(_terminate, Path(run_dir)))
     try:
         compute(Path(run_dir))
     except Exception as err:  # recorded in the progress file for the pages

@@ -54,11 +54,6 @@ def _references(control: Path) -> list[str]:
     ).to_overrides()
 
 
-def _seed(args, config: dict) -> int:
-    """The fine-tune's seed: ``--seed``, else the source run's."""
-    return config["seed"] if args.seed is None else args.seed
-
-
 def fine_tune(args, config: dict, control: Path, data: Path) -> Path:
     """``pamm train --train-only memory`` from ``control`` on ``data``; the final checkpoint."""
     done = sorted(args.out.glob("*/checkpoints/final/inference_ckpt.pt"))
@@ -67,7 +62,7 @@ def fine_tune(args, config: dict, control: Path, data: Path) -> Path:
     command = [
         sys.executable, "-m", "pamm_lab", "train", "--variant", config["variant"],
         "--data", str(data), "--steps", str(args.steps), "--out", str(args.out),
-        "--seed", str(_seed(args, config)), "--init", str(control), "--train-only", "memory",
+        "--seed", str(args.seed), "--init", str(control), "--train-only", "memory",
         "--no-fit-refs", *_references(control),
         f"batch_size={config['batch_size']}", f"lr={config['lr']}",
         *config["overrides"], *args.overrides,
@@ -102,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
     source = json.loads(args.planted.read_text())
     config, variant = source["config"], source["config"]["variant"]
+    if args.seed is None:  # the fine-tune's data order: the source run's seed
+        args.seed = config["seed"]
     name, r = f"{variant}_{planted.tag(args.strength)}", args.strength
     control_run = source["runs"].get(f"{variant}_r0")
     dataset = source["datasets"].get(planted.tag(r))
@@ -124,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "schema": "pamm-planted-frozen/1",
         "config": {"planted": str(args.planted), "strength": r, "steps": args.steps,
-                   "seed": _seed(args, config),
+                   "seed": args.seed,
                    "overrides": [*config["overrides"], *args.overrides], "out": str(args.out)},
         "calibration": source["calibration"], "eval": source["eval"],
         "runs": {f"{variant}_r0": control_run, name: run},

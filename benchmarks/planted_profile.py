@@ -5,7 +5,7 @@
 
 ``--source`` is a ``planted_frozen.py`` or ``planted.py`` JSON (as for ``planted_where.py``).
 On the test structures holding the motif, ``analysis.profiles.motif_profile`` of the planted
-run (``--run``; default the source's only run besides the control) and of the control
+run (``--run``; default ``<variant>_r1``, else the only one) and of the control
 ``<variant>_r0``: per distance or angle bin of the motif's elements the lookup mass and the
 memory's first-order contribution (meV/atom per structure). The planted bump should stand
 out as a peak in the run and not in the control — the "Motif profiles" page's reading, as

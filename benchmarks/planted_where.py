@@ -4,10 +4,10 @@
         --json benchmarks/results/planted_where_frozen1000.json [--motif triplet] [--threads 1]
 
 ``--source`` is a ``planted_frozen.py`` JSON (or a ``planted.py`` one: then ``--run`` names
-the planted run if it holds several). Its planted run and its control ``<variant>_r0``
-are loaded; on the held-out structures (the source's eval set plus, unless ``--eval-only``,
-every other test structure holding the motif) each named group of motif keys is
-switched off (its rows read as zero, every head) in both models, and
+the planted run if it holds several and none is ``<variant>_r1``). Its planted run and its
+control ``<variant>_r0`` are loaded; on the held-out structures (the source's eval set plus,
+unless ``--eval-only``, every other test structure holding the motif) each named group of
+motif keys is switched off (its rows read as zero, every head) in both models, and
 
     net_s(G) = [E_s − E_s(G off)]_planted run − [E_s − E_s(G off)]_control
 
