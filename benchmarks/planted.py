@@ -298,8 +298,8 @@ def summarise_runs(result: dict, variant: str) -> dict:
             run = runs.get(f"{variant}_{tag(r)}")
             if run is None or "recovery" not in run:
                 continue
-            rec = run["recovery"][k]
-            if "skipped" in rec:  # the variant has no table for this motif
+            rec = run["recovery"].get(k)
+            if rec is None or "skipped" in rec:  # not planted here, or no table for it
                 continue
             unit = np.array(ev["unit_planted_ev"][k])
             has = unit != 0

@@ -15,6 +15,10 @@ planted energy, same held-out structures) is what the memory alone captured, and
 and removal say whether the probes point at it. Scored and summarised exactly as
 ``planted.py`` does (its ``_score``, ``_recover``, ``summarise_runs``); the control is the
 planted run's own ``<variant>_r0`` entry. Resumable: a finished fine-tune is reused.
+
+``--only pair`` / ``--only triplet`` fine-tunes on a copy carrying that one term (written to
+``OUT/data``, same ε as the source's copy) and scores that motif only, so that the other
+term can neither compete for the memory nor leak into its shares.
 """
 
 from __future__ import annotations
@@ -85,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--seed", type=int, default=None,
                         help="the fine-tune's seed (data order); default the source's")  # fmt: skip
+    parser.add_argument("--only", choices=tuple(planted.MOTIFS),
+                        help="plant this motif alone (default: every motif)")  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
     args = parser.parse_args(argv)
     if args.threads:
@@ -92,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
         torch.set_num_threads(args.threads)
-    from pamm.data.planted import plant
+    from pamm.data.planted import plant, plant_datasets
     from pamm.evaluate import read_split
 
     source = json.loads(args.planted.read_text())
@@ -105,14 +111,20 @@ def main(argv: list[str] | None = None) -> int:
     if control_run is None or dataset is None:
         parser.error(f"{args.planted} has no {variant}_r0 run or no {planted.tag(r)} copy")
     start = time.time()
-    checkpoint = fine_tune(args, config, Path(control_run["checkpoint"]), Path(dataset["path"]))
+    motifs = planted.motifs_of(config)
+    data = Path(dataset["path"])
+    if args.only:  # a copy of the source data with this one term
+        motifs, data = {args.only: motifs[args.only]}, args.out / "data"
+        copy = {data: planted.planted_motifs(source["calibration"], r, motifs)}
+        plant_datasets(config["data"], copy, splits=planted.SPLITS)
+    checkpoint = fine_tune(args, config, Path(control_run["checkpoint"]), data)
     test = read_split(Path(config["data"]) / "test")
     frames = [test[i] for i in source["eval"]["index"]]
-    motifs = planted.motifs_of(config)
     strengths = {k: planted.epsilon(source["calibration"], k, r) for k in motifs}
     run = {
         "variant": variant, "relative_strength": r, "epsilon_ev": strengths,
-        "checkpoint": str(checkpoint), "train_only": "memory", "init": control_run["checkpoint"],
+        "planted": sorted(motifs), "checkpoint": str(checkpoint), "train_only": "memory",
+        "init": control_run["checkpoint"],
     }  # fmt: skip
     planted_frames = plant(frames, planted.planted_motifs(source["calibration"], r, motifs))
     run |= planted._score(checkpoint, planted_frames, frames)
@@ -121,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "schema": "pamm-planted-frozen/1",
         "config": {"planted": str(args.planted), "strength": r, "steps": args.steps,
-                   "seed": args.seed,
+                   "seed": args.seed, "only": args.only,
                    "overrides": [*config["overrides"], *args.overrides], "out": str(args.out)},
         "calibration": source["calibration"], "eval": source["eval"],
         "runs": {f"{variant}_r0": control_run, name: run},

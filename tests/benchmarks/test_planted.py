@@ -149,6 +149,38 @@ def _frozen_fine_tune(planted_json: Path, tmp_path: Path, result: dict) -> None:
     rows = frozen["summary"]["motifs"]["pair"]
     assert [r["relative_strength"] for r in rows] == [3.0, 0.0]
     assert math.isfinite(rows[0]["captured_fraction"])
+    _frozen_one_motif(planted_json, tmp_path, frozen)
+
+
+def _frozen_one_motif(planted_json: Path, tmp_path: Path, both: dict) -> None:
+    """``--only triplet``: the copy carries the triplet term alone, at the source's ε, and
+    only the triplet is scored (the pair appears as the control's row only)."""
+    from benchmarks.planted import motifs_of
+    from benchmarks.planted_frozen import main as frozen_main
+    from pamm.evaluate import read_split
+
+    out, work = tmp_path / "frozen_triplet.json", tmp_path / "fz_triplet"
+    argv = ["--planted", str(planted_json), "--json", str(out), "--out", str(work),
+            "--strength", "3", "--steps", "5", "--only", "triplet"]  # fmt: skip
+    assert frozen_main(argv) == 0
+    result = json.loads(out.read_text())
+    run = result["runs"]["gate_r3"]
+    assert run["planted"] == ["triplet"] and set(run["recovery"]) == {"triplet"}
+    assert run["epsilon_ev"] == {"triplet": both["runs"]["gate_r3"]["epsilon_ev"]["triplet"]}
+    config = json.loads(planted_json.read_text())["config"]
+    triplet = motifs_of(config)["triplet"].scaled(run["epsilon_ev"]["triplet"])
+    source = Path(config["data"])
+    for clean, copy in zip(
+        read_split(source / "train", limit=4),
+        read_split(work / "data" / "train", limit=4),
+        strict=True,
+    ):
+        extra = copy.get_potential_energy() - clean.get_potential_energy()
+        assert extra == pytest.approx(planted_labels(clean, triplet)[0], abs=1e-9) and extra
+    motifs = result["summary"]["motifs"]
+    assert [r["relative_strength"] for r in motifs["triplet"]] == [3.0, 0.0]
+    assert [r["relative_strength"] for r in motifs["pair"]] == [0.0]
+    assert result["summary"]["checks"]["pair"]["largest_rank1_attribution_and_exact"] is None
 
 
 def _triplet_profile(planted_json: Path, tmp_path: Path) -> None:
