@@ -181,6 +181,12 @@ def _frozen_one_motif(planted_json: Path, tmp_path: Path, both: dict) -> None:
     assert [r["relative_strength"] for r in motifs["triplet"]] == [3.0, 0.0]
     assert [r["relative_strength"] for r in motifs["pair"]] == [0.0]
     assert result["summary"]["checks"]["pair"]["largest_rank1_attribution_and_exact"] is None
+    # planted_where/planted_profile read the run's own motifs: the pair is not one of them
+    from benchmarks.planted_where import read_source
+
+    assert set(read_source(out, None, "triplet")[3]) == {"triplet"}
+    with pytest.raises(SystemExit, match="plants"):
+        read_source(out, None, "pair")
 
 
 def _triplet_profile(planted_json: Path, tmp_path: Path) -> None:
