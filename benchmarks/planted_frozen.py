@@ -108,15 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     name, r = f"{variant}_{planted.tag(args.strength)}", args.strength
     control_run = source["runs"].get(f"{variant}_r0")
     dataset = source["datasets"].get(planted.tag(r))
-    if control_run is None or dataset is None:
+    if control_run is None or (dataset is None and not args.only):
         parser.error(f"{args.planted} has no {variant}_r0 run or no {planted.tag(r)} copy")
     start = time.time()
     motifs = planted.motifs_of(config)
-    data = Path(dataset["path"])
-    if args.only:  # a copy of the source data with this one term
+    if args.only:  # a copy of the source data with this one term (ε from the calibration)
         motifs, data = {args.only: motifs[args.only]}, args.out / "data"
         copy = {data: planted.planted_motifs(source["calibration"], r, motifs)}
         plant_datasets(config["data"], copy, splits=planted.SPLITS)
+    else:
+        data = Path(dataset["path"])
     checkpoint = fine_tune(args, config, Path(control_run["checkpoint"]), data)
     test = read_split(Path(config["data"]) / "test")
     frames = [test[i] for i in source["eval"]["index"]]

@@ -157,6 +157,7 @@ def _frozen_one_motif(planted_json: Path, tmp_path: Path, both: dict) -> None:
     only the triplet is scored (the pair appears as the control's row only)."""
     from benchmarks.planted import motifs_of
     from benchmarks.planted_frozen import main as frozen_main
+    from benchmarks.planted_where import read_source
     from pamm.evaluate import read_split
 
     out, work = tmp_path / "frozen_triplet.json", tmp_path / "fz_triplet"
@@ -182,8 +183,6 @@ def _frozen_one_motif(planted_json: Path, tmp_path: Path, both: dict) -> None:
     assert [r["relative_strength"] for r in motifs["pair"]] == [0.0]
     assert result["summary"]["checks"]["pair"]["largest_rank1_attribution_and_exact"] is None
     # planted_where/planted_profile read the run's own motifs: the pair is not one of them
-    from benchmarks.planted_where import read_source
-
     assert set(read_source(out, None, "triplet")[3]) == {"triplet"}
     with pytest.raises(SystemExit, match="plants"):
         read_source(out, None, "pair")
