@@ -94,6 +94,15 @@ def tag(r: float) -> str:
     return f"r{r:g}"
 
 
+def set_threads(threads: int) -> None:
+    """``--threads`` > 0: torch and OpenMP use that many (every planted_* script)."""
+    if threads:
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
 def _save(args, result: dict) -> None:
     atomic_write_json(args.json, result, indent=1)
 
@@ -409,11 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
     except ValueError as err:
         parser.error(f"--triplet-elements/--triplet-centre: {err}")
-    if args.threads:
-        import torch
-
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     from pamm.evaluate import read_split
     from pamm.train import check_split_dir
 

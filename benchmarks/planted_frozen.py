@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -93,11 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="plant this motif alone (default: every motif)")  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
     args = parser.parse_args(argv)
-    if args.threads:
-        import torch
-
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)
-        torch.set_num_threads(args.threads)
+    planted.set_threads(args.threads)
     from pamm.data.planted import plant, plant_datasets
     from pamm.evaluate import read_split
 

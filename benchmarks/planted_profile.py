@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import planted  # noqa: E402
 import planted_where  # noqa: E402
 
 from pamm.plumbing import atomic_write_json  # noqa: E402
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     planted_where.source_arguments(parser)
     args = parser.parse_args(argv)
-    planted_where.set_threads(args.threads)
+    planted.set_threads(args.threads)
     start = time.time()
     result = profiles(args.source, args.run, args.motif)
     result["wall_s"] = round(time.time() - start, 1)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -223,13 +222,6 @@ def source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0)
 
 
-def set_threads(threads: int) -> None:
-    """``--threads`` > 0: torch and OpenMP use that many."""
-    if threads:
-        os.environ["OMP_NUM_THREADS"] = str(threads)
-        torch.set_num_threads(threads)
-
-
 def decompose(source_path: Path, run_name: str | None, motif_name: str, all_with_motif: bool):
     """The result dict (module docstring) of ``run_name`` in ``source_path``."""
     from ase.data import chemical_symbols
@@ -319,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the source's eval set (default: add every test structure "
                              "holding the motif)")  # fmt: skip
     args = parser.parse_args(argv)
-    set_threads(args.threads)
+    planted.set_threads(args.threads)
     start = time.time()
     result = decompose(args.source, args.run, args.motif, not args.eval_only)
     result["wall_s"] = round(time.time() - start, 1)
