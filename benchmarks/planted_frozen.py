@@ -16,6 +16,10 @@ and removal say whether the probes point at it. Scored and summarised exactly as
 ``planted.py`` does (its ``_score``, ``_recover``, ``summarise_runs``); the control is the
 planted run's own ``<variant>_r0`` entry. Resumable: a finished fine-tune is reused.
 
+Extra ``key=value`` overrides come after the source's recipe (``batch_size``, ``lr``, its
+overrides), so they replace it: ``lr=0.003`` fine-tunes at 3e-3 (hydra keeps the last value
+of a key); ``config.overrides`` in the JSON lists the source's overrides, then these.
+
 ``--only pair`` / ``--only triplet`` fine-tunes on a copy carrying that one term (written to
 ``OUT/data``, same ε as the source's copy) and scores that motif only, so that the other
 term can neither compete for the memory nor leak into its shares.

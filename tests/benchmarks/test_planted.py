@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -162,10 +163,15 @@ def _frozen_one_motif(planted_json: Path, tmp_path: Path, both: dict) -> None:
 
     out, work = tmp_path / "frozen_triplet.json", tmp_path / "fz_triplet"
     argv = ["--planted", str(planted_json), "--json", str(out), "--out", str(work),
-            "--strength", "3", "--steps", "5", "--only", "triplet"]  # fmt: skip
+            "--strength", "3", "--steps", "5", "--only", "triplet", "lr=0.002"]  # fmt: skip
     assert frozen_main(argv) == 0
     result = json.loads(out.read_text())
     run = result["runs"]["gate_r3"]
+    # an extra override replaces the source's recipe (its lr is passed first)
+    assert json.loads(planted_json.read_text())["config"]["lr"] != 0.002
+    (canonical,) = work.glob("*/canonical_config.yaml")
+    optimizer = yaml.safe_load(canonical.read_text())["runner"]["train_eval_unit"]["optimizer_fn"]
+    assert optimizer["lr"] == 0.002 and result["config"]["overrides"][-1] == "lr=0.002"
     assert run["planted"] == ["triplet"] and set(run["recovery"]) == {"triplet"}
     assert run["epsilon_ev"] == {"triplet": both["runs"]["gate_r3"]["epsilon_ev"]["triplet"]}
     config = json.loads(planted_json.read_text())["config"]
