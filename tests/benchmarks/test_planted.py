@@ -167,14 +167,14 @@ def _frozen_one_motif(planted_json: Path, tmp_path: Path, both: dict) -> None:
     assert frozen_main(argv) == 0
     result = json.loads(out.read_text())
     run = result["runs"]["gate_r3"]
+    config = json.loads(planted_json.read_text())["config"]
     # an extra override replaces the source's recipe (its lr is passed first)
-    assert json.loads(planted_json.read_text())["config"]["lr"] != 0.002
     (canonical,) = work.glob("*/canonical_config.yaml")
     optimizer = yaml.safe_load(canonical.read_text())["runner"]["train_eval_unit"]["optimizer_fn"]
-    assert optimizer["lr"] == 0.002 and result["config"]["overrides"][-1] == "lr=0.002"
+    assert config["lr"] != 0.002 and optimizer["lr"] == 0.002
+    assert result["config"]["overrides"][-1] == "lr=0.002"
     assert run["planted"] == ["triplet"] and set(run["recovery"]) == {"triplet"}
     assert run["epsilon_ev"] == {"triplet": both["runs"]["gate_r3"]["epsilon_ev"]["triplet"]}
-    config = json.loads(planted_json.read_text())["config"]
     triplet = motifs_of(config)["triplet"].scaled(run["epsilon_ev"]["triplet"])
     source = Path(config["data"])
     for clean, copy in zip(
