@@ -204,8 +204,8 @@ def read_source(source_path: Path, run_name: str | None, motif_name: str):
     if run_name not in planted_runs or control not in source["runs"]:
         raise SystemExit(f"{source_path}: name the planted run with --run, one of"
                          f" {planted_runs} (and the control {control})")  # fmt: skip
-    motifs = planted.motifs_of(config)  # the run's: a `--only` fine-tune plants one of them
-    motifs = {k: m for k, m in motifs.items() if k in source["runs"][run_name]["epsilon_ev"]}
+    planted_here = source["runs"][run_name]["epsilon_ev"]  # a `--only` fine-tune plants one
+    motifs = {k: m for k, m in planted.motifs_of(config).items() if k in planted_here}
     if motif_name not in motifs:
         raise SystemExit(f"no motif {motif_name!r}; {run_name} plants {sorted(motifs)}")
     return source, config, run_name, motifs
