@@ -23,6 +23,9 @@ direction; each step's energy change ΔE is compared with the trapezoid force wo
 NVE: ASE VelocityVerlet, 1 fs, ``md_steps`` steps from 600 K Maxwell-Boltzmann velocities
 (16-atom rocksalt MgO cell); drift = slope of a linear fit of the total energy, per atom per ps
 (``--md-seeds N``: N velocity draws, mean drift and its standard deviation).
+``--float64``: the same weights in double precision through :class:`Float64Calculator`
+instead of fairchem's float32 calculator (keys suffixed `` (float64)``), to tell a drift from
+float32 rounding.
 Not a timing benchmark: the numbers do not depend on the machine's load.
 """
 
@@ -38,6 +41,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from ase.build import make_supercell
+from ase.calculators.calculator import Calculator, all_changes
 
 from pamm.plumbing import atomic_write_json
 
@@ -107,12 +111,50 @@ def bundled(name: str) -> Path:
     return path
 
 
-def calculator(path: Path):
+def calculator(path: Path, float64: bool = False):
+    """fairchem's own calculator (float32), or with ``float64`` the same weights in double
+    precision (:class:`Float64Calculator`)."""
+    if float64:
+        return Float64Calculator(path)
     from fairchem.core import FAIRChemCalculator
     from fairchem.core.units.mlip_unit import load_predict_unit
 
     unit = load_predict_unit(str(path), inference_settings="batch", device="cpu")
     return FAIRChemCalculator(unit, task_name="omat")
+
+
+class Float64Calculator(Calculator):
+    """Energy and forces of a checkpoint's model in float64 (EMA weights, eV and eV/Å).
+
+    fairchem's predict unit runs in float32, whose rounding (~1 µeV/atom per step on a
+    16-atom cell) is the size of the drift to be resolved; here the model is cast with
+    ``.double()`` and fed float64 positions and cell, as in the float64 force tests.
+    """
+
+    implemented_properties = ("energy", "forces")
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        from pamm.checkpoint import load_pamm_model
+
+        self.model = load_pamm_model(path)[0].double().eval()
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        import torch
+
+        from pamm.plumbing import atoms_to_batch
+
+        super().calculate(atoms, properties, system_changes)
+        batch = atoms_to_batch([self.atoms])
+        batch.pos = torch.as_tensor(self.atoms.positions, dtype=torch.float64)  # [N, 3]
+        batch.cell = torch.as_tensor(self.atoms.cell.array, dtype=torch.float64)[None]  # [1, 3, 3]
+        torch.manual_seed(0)  # eSCN's random roll angles: the same every call
+        # a fairchem -c checkpoint's tasks: "energy"/"forces", or with a prefix "omat_energy"
+        out = {key.rsplit("_", 1)[-1]: v for key, v in self.model(batch).items()}
+        self.results = {
+            "energy": float(out["energy"]["energy"].detach()[0]),
+            "forces": out["forces"]["forces"].detach().numpy(),
+        }
 
 
 def scan(calc, atoms: Atoms, steps: int, step_size: float, seed: int) -> dict[str, Any]:
@@ -198,13 +240,14 @@ def nve_suffix(config: dict[str, Any]) -> str:
 
     >>> nve_suffix({"timestep": 1.0, "md_steps": 500}), nve_suffix({"timestep": 0.5})
     ('', ' (dt 0.5 fs)')
-    >>> nve_suffix({"timestep": 0.5, "md_steps": 1000})
-    ' (dt 0.5 fs, 1000 steps)'
+    >>> nve_suffix({"timestep": 0.5, "md_steps": 1000}), nve_suffix({"float64": True})
+    (' (dt 0.5 fs, 1000 steps)', ' (float64)')
     """
     step, steps = config.get("timestep", 1.0), config.get("md_steps", 500)
     parts = ([] if step == 1.0 else [f"dt {step:g} fs"]) + (
         [] if steps == 500 else [f"{steps} steps"]
     )
+    parts += ["float64"] if config.get("float64") else []
     return f" ({', '.join(parts)})" if parts else ""
 
 
@@ -221,8 +264,9 @@ def merge(parts: list[Path]) -> dict[str, Any]:
         part = json.loads(Path(path).read_text())
         merged = isinstance(part["config"], list)  # an earlier merge: its keys are final
         result["config"].extend(part["config"] if merged else [part["config"]])
+        in64 = "" if merged or not part["config"].get("float64") else " (float64)"
         for name, crystals_ in part["scan"].items():
-            result["scan"].setdefault(name, {}).update(crystals_)
+            result["scan"].setdefault(f"{name}{in64}", {}).update(crystals_)
         suffix = "" if merged else nve_suffix(part["config"])
         result["nve"].update({f"{name}{suffix}": v for name, v in part["nve"].items()})
     return result
@@ -245,7 +289,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # every name resolved before any model runs: a typo fails now, not after an hour
         chosen_paths = {name: paths.get(name) or bundled(name) for name in args.models.split(",")}
         for name, path in chosen_paths.items():
-            calc = calculator(path)
+            calc = calculator(path, float64=args.float64)
             if "scan" in args.parts:
                 result["scan"][name] = {
                     label: scan(calc, atoms, args.steps, args.step_size, seed=i)
@@ -272,6 +316,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--crystals", default="", help="comma-separated names (default: all)")
     parser.add_argument("--parts", default="scan,nve", help="scan, nve or both")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--float64", action="store_true", help="the models in float64 (not fairchem's calculator)"
+    )
     parser.add_argument("--merge", type=Path, nargs="+", help="join these result files instead")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)

@@ -23,6 +23,15 @@ of a key); ``config.overrides`` in the JSON lists the source's overrides, then t
 ``--only pair`` / ``--only triplet`` fine-tunes on a copy carrying that one term (written to
 ``OUT/data``, same ε as the source's copy) and scores that motif only, so that the other
 term can neither compete for the memory nor leak into its shares.
+
+``--init CKPT`` starts the fine-tune from another checkpoint than the source's control: the
+reading on the shipped ``gate.pt`` recipe starts from the bundled baseline with a
+zero-initialised memory of the run's spec attached (``pamm attach
+assets/checkpoints/baseline.pt init.pt --fusion gate --set triplet_cutoff=3.0``). Its control
+is the same fine-tune on the unplanted labels: ``--strength 0 --init CKPT`` writes it, and
+``--control THAT.json`` makes it the control of the planted runs (same ``--init`` and
+``--seed`` required). Nothing of the source's ``--work`` folder is read then: the source JSON
+(calibration, eval structures, recipe) is enough.
 """
 
 from __future__ import annotations
@@ -61,16 +70,16 @@ def _references(control: Path) -> list[str]:
     ).to_overrides()
 
 
-def fine_tune(args, config: dict, control: Path, data: Path) -> Path:
-    """``pamm train --train-only memory`` from ``control`` on ``data``; the final checkpoint."""
+def fine_tune(args, config: dict, init: Path, data: Path) -> Path:
+    """``pamm train --train-only memory`` from ``init`` on ``data``; the final checkpoint."""
     done = sorted(args.out.glob("*/checkpoints/final/inference_ckpt.pt"))
     if done:
         return done[-1]
     command = [
         sys.executable, "-m", "pamm_lab", "train", "--variant", config["variant"],
         "--data", str(data), "--steps", str(args.steps), "--out", str(args.out),
-        "--seed", str(args.seed), "--init", str(control), "--train-only", "memory",
-        "--no-fit-refs", *_references(control),
+        "--seed", str(args.seed), "--init", str(init), "--train-only", "memory",
+        "--no-fit-refs", *_references(init),
         f"batch_size={config['batch_size']}", f"lr={config['lr']}",
         *config["overrides"], *args.overrides,
     ]  # fmt: skip
@@ -80,6 +89,28 @@ def fine_tune(args, config: dict, control: Path, data: Path) -> Path:
     if result.returncode != 0:
         raise SystemExit(f"planted_frozen: pamm train failed, see {args.out / 'train.log'}")
     return sorted(args.out.glob("*/checkpoints/final/inference_ckpt.pt"))[-1]
+
+
+def control_of(parser, args, source: dict, variant: str) -> dict | None:
+    """The control run: ``--control``'s (same ``--init``), else the source's ``<variant>_r0``;
+    ``None`` for a ``--strength 0 --init`` run, which is a control itself."""
+    if args.strength == 0:
+        if args.init is None or args.control is not None:
+            parser.error("--strength 0 is the control of an --init reading: give --init only")
+        return None
+    if args.control is not None:
+        other = json.loads(args.control.read_text())
+        made = other["config"]
+        same = args.init is not None and Path(made.get("init", "")).resolve() == args.init.resolve()
+        if not same or made["strength"] != 0 or made["seed"] != args.seed:
+            parser.error(f"{args.control} is not a --strength 0 run from this --init and --seed")
+        return other["runs"][f"{variant}_r0"]
+    if args.init is not None:
+        parser.error("--init needs its own --control (a --strength 0 run from the same --init)")
+    control = source["runs"].get(f"{variant}_r0")
+    if control is None:
+        parser.error(f"{args.planted} has no {variant}_r0 run")
+    return control
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="the fine-tune's seed (data order); default the source's")  # fmt: skip
     parser.add_argument("--only", choices=tuple(planted.MOTIFS),
                         help="plant this motif alone (default: every motif)")  # fmt: skip
+    parser.add_argument(
+        "--init", type=Path, help="fine-tune from this checkpoint (default: the source's control)"
+    )
+    parser.add_argument(
+        "--control",
+        type=Path,
+        help="a --strength 0 run of this script with the same --init: the control",
+    )
     parser.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
     args = parser.parse_args(argv)
     planted.set_threads(args.threads)
@@ -105,26 +144,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed is None:  # the fine-tune's data order: the source run's seed
         args.seed = config["seed"]
     name, r = f"{variant}_{planted.tag(args.strength)}", args.strength
-    control_run = source["runs"].get(f"{variant}_r0")
+    control_run = control_of(parser, args, source, variant)
     dataset = source["datasets"].get(planted.tag(r))
-    if control_run is None or (dataset is None and not args.only):
-        parser.error(f"{args.planted} has no {variant}_r0 run or no {planted.tag(r)} copy")
+    if dataset is None and not args.only and r > 0:
+        parser.error(f"{args.planted} has no {planted.tag(r)} copy")
     start = time.time()
     motifs = planted.motifs_of(config)
-    if args.only:  # a copy of the source data with this one term (ε from the calibration)
-        motifs, data = {args.only: motifs[args.only]}, args.out / "data"
+    if args.only:
+        motifs = {args.only: motifs[args.only]}
+    if r == 0:  # the control of an --init reading: the unplanted labels
+        data = Path(config["data"])
+    elif args.only:  # a copy of the source data with this one term (ε from the calibration)
+        data = args.out / "data"
         copy = {data: planted.planted_motifs(source["calibration"], r, motifs)}
         plant_datasets(config["data"], copy, splits=planted.SPLITS)
     else:
         data = Path(dataset["path"])
-    checkpoint = fine_tune(args, config, Path(control_run["checkpoint"]), data)
+    init = args.init or Path(control_run["checkpoint"])
+    checkpoint = fine_tune(args, config, init, data)
     test = read_split(Path(config["data"]) / "test")
     frames = [test[i] for i in source["eval"]["index"]]
     strengths = {k: planted.epsilon(source["calibration"], k, r) for k in motifs}
     run = {
         "variant": variant, "relative_strength": r, "epsilon_ev": strengths,
         "planted": sorted(motifs), "checkpoint": str(checkpoint), "train_only": "memory",
-        "init": control_run["checkpoint"],
+        "init": str(init),
     }  # fmt: skip
     planted_frames = plant(frames, planted.planted_motifs(source["calibration"], r, motifs))
     run |= planted._score(checkpoint, planted_frames, frames)
@@ -133,10 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "schema": "pamm-planted-frozen/1",
         "config": {"planted": str(args.planted), "strength": r, "steps": args.steps,
-                   "seed": args.seed, "only": args.only,
+                   "seed": args.seed, "only": args.only, "init": str(init),
+                   "control": None if args.control is None else str(args.control),
                    "overrides": [*config["overrides"], *args.overrides], "out": str(args.out)},
         "calibration": source["calibration"], "eval": source["eval"],
-        "runs": {f"{variant}_r0": control_run, name: run},
+        "runs": {f"{variant}_r0": control_run, name: run} if control_run else {name: run},
     }  # fmt: skip
     result["summary"] = planted.summarise_runs(result, variant)
     result["wall_s_last_invocation"] = round(time.time() - start, 1)

@@ -49,3 +49,12 @@ def test_merge_of_a_merge_keeps_its_keys(tmp_path: Path) -> None:
     merged = merge([first, more])
     assert merged["nve"] == {"plain (dt 0.5 fs)": {"drift": 1.0}, "plain": {"drift": 2.0}}
     assert merged["config"] == [{"timestep": 0.5}, {"timestep": 1.0, "md_steps": 500}]
+
+
+def test_float64_parts_keep_their_own_keys(tmp_path: Path) -> None:
+    scan = {"smooth": {"fcc Cu": {"violations": 0}}}
+    f32 = _part(tmp_path / "a.json", {"timestep": 1.0}, {"smooth": {"drift": 1.0}}, scan)
+    f64 = _part(tmp_path / "b.json", {"float64": True}, {"smooth": {"drift": 2.0}}, scan)
+    merged = merge([f32, f64])
+    assert merged["nve"] == {"smooth": {"drift": 1.0}, "smooth (float64)": {"drift": 2.0}}
+    assert set(merged["scan"]) == {"smooth", "smooth (float64)"}

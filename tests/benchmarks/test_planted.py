@@ -151,6 +151,7 @@ def _frozen_fine_tune(planted_json: Path, tmp_path: Path, result: dict) -> None:
     assert [r["relative_strength"] for r in rows] == [3.0, 0.0]
     assert math.isfinite(rows[0]["captured_fraction"])
     _frozen_one_motif(planted_json, tmp_path, frozen)
+    _frozen_from_init(planted_json, tmp_path, result)
 
 
 def _frozen_one_motif(planted_json: Path, tmp_path: Path, both: dict) -> None:
@@ -192,6 +193,39 @@ def _frozen_one_motif(planted_json: Path, tmp_path: Path, both: dict) -> None:
     assert set(read_source(out, None, "triplet")[3]) == {"triplet"}
     with pytest.raises(SystemExit, match="plants"):
         read_source(out, None, "pair")
+
+
+def _frozen_from_init(planted_json: Path, tmp_path: Path, result: dict) -> None:
+    """``--init`` (here the source's control checkpoint) with its own control: a ``--strength
+    0`` fine-tune on the unplanted labels, then the planted run scored against it."""
+    from benchmarks.planted_frozen import main as frozen_main
+
+    init, seed = result["runs"]["gate_r0"]["checkpoint"], str(result["config"]["seed"])
+    common = ["--planted", str(planted_json), "--steps", "5", "--init", init, "--seed", seed]
+    ctl_json = tmp_path / "init_control.json"
+    for wrong in (["--strength", "3"], ["--strength", "0", "--control", str(ctl_json)]):
+        with pytest.raises(SystemExit):  # --init without its control; a control of a control
+            frozen_main([*common, *wrong, "--json", str(tmp_path / "x.json"), "--out", "x"])
+    argv = [*common, "--strength", "0", "--json", str(ctl_json), "--out", str(tmp_path / "ic")]
+    assert frozen_main(argv) == 0
+    control = json.loads(ctl_json.read_text())
+    assert set(control["runs"]) == {"gate_r0"} and control["config"]["init"] == init
+    run0 = control["runs"]["gate_r0"]
+    assert run0["init"] == init and run0["checkpoint"] != init
+    labels = run0["test_planted_labels"], run0["test_unplanted_labels"]  # r = 0: the same
+    assert labels[0]["energy_mae_mev_per_atom"] == pytest.approx(
+        labels[1]["energy_mae_mev_per_atom"]
+    )
+    assert [r["relative_strength"] for r in control["summary"]["motifs"]["pair"]] == [0.0]
+    out = tmp_path / "init_pair.json"
+    argv = [*common, "--strength", "3", "--only", "pair", "--control", str(ctl_json)]
+    with pytest.raises(SystemExit):  # the control was made at another data order
+        frozen_main([*argv, "--seed", "7", "--json", str(out), "--out", "x"])
+    assert frozen_main([*argv, "--json", str(out), "--out", str(tmp_path / "ip")]) == 0
+    planted_run = json.loads(out.read_text())
+    assert planted_run["runs"]["gate_r0"] == run0 and planted_run["runs"]["gate_r3"]["init"] == init
+    rows = planted_run["summary"]["motifs"]["pair"]
+    assert [r["relative_strength"] for r in rows] == [3.0, 0.0] and "removal_ratio_net" in rows[0]
 
 
 def _triplet_profile(planted_json: Path, tmp_path: Path) -> None:
