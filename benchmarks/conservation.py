@@ -126,9 +126,9 @@ def calculator(path: Path, float64: bool = False):
 class Float64Calculator(Calculator):
     """Energy and forces of a checkpoint's model in float64 (EMA weights, eV and eV/Å).
 
-    fairchem's predict unit runs in float32, whose rounding (~1 µeV/atom per step on a
-    16-atom cell) is the size of the drift to be resolved; here the model is cast with
-    ``.double()`` and fed float64 positions and cell, as in the float64 force tests.
+    fairchem's predict unit runs in float32, whose rounding is of the size of the drifts to
+    be resolved (~1 µeV/atom over a run); here the model is cast with ``.double()`` and fed
+    float64 positions and cell, as in the float64 force tests.
     """
 
     implemented_properties = ("energy", "forces")
