@@ -35,6 +35,20 @@
    control's prediction, on the planted term), the noise floor (the r = 0 run's test
    energy MAE), and the issue's checks.
 
+**The shipped recipe** (``--finetune-from PLAIN.pt``, e.g. ``assets/checkpoints/baseline.pt``):
+instead of step 3, a zero-initialised memory of ``--variant`` is attached to the plain
+checkpoint and only the memory is fine-tuned, as ``gate.pt`` was made: per data order in
+``--seeds`` a control on the unplanted labels and, per motif and strength, a run on a copy
+carrying that one term; ``--jobs`` fine-tunes at a time (``benchmarks/planted_finetune.py``;
+``summary`` is then per data order; ``--seed`` and ``--baseline-strengths`` do not apply:
+the baseline is the frozen start). The reading of docs/PLANTED.md in one command::
+
+    python benchmarks/planted.py --finetune-from assets/checkpoints/baseline.pt \
+        --seeds 0 --strengths 1 --steps 1000 --threads 1 --jobs 2 \
+        --triplet-elements Zn,O,Zn --triplet-centre 125 --triplet-envelope flat \
+        --json benchmarks/results/planted_shipped.json --work runs/planted_shipped \
+        pamm.triplet_cutoff=3.0 table_lr_factor=10
+
 Resumable: every finished stage (calibration, each run's training, scoring and recovery)
 is written atomically to the JSON at once, a rerun skips what is there (the JSON's
 ``config`` must match; strengths may be added). Trained runs live under ``--work``.
@@ -82,7 +96,7 @@ MOTIFS = {
 #: config keys a resumed JSON must share (strengths may differ: runs are keyed by r)
 FIXED = ("data", "variant", "steps", "seed", "batch_size", "lr", "eval_structures",
          "min_with_motif", "calibration_structures", "top_n", "replace", "overrides",
-         "motifs")  # fmt: skip
+         "motifs", "finetune_from")  # fmt: skip
 
 
 def tag(r: float) -> str:
@@ -399,11 +413,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--triplet-centre", type=float, default=105.0, help="its bump centre (degrees)"
     )
+    parser.add_argument(
+        "--finetune-from", type=Path,
+        help="a plain checkpoint: the shipped recipe instead of training (planted_finetune)",
+    )  # fmt: skip
+    parser.add_argument("--seeds", default="0", help="--finetune-from: the data orders")
+    parser.add_argument("--jobs", type=int, default=2, help="--finetune-from: runs at a time")
     parser.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
     args = parser.parse_args(argv)
     strengths = sorted({float(x) for x in args.strengths.split(",") if x}, reverse=True)
     if not strengths or min(strengths) <= 0 or args.steps <= 0:
         parser.error("--strengths must list values > 0 and --steps must be > 0")
+    try:
+        seeds = sorted({int(x) for x in args.seeds.split(",") if x})
+    except ValueError:
+        parser.error(f"--seeds must list integers, got {args.seeds!r}")
+    if args.finetune_from and not (args.finetune_from.is_file() and seeds and args.jobs > 0):
+        parser.error("--finetune-from needs an existing checkpoint, --seeds and --jobs > 0")
     if args.variant == "baseline":
         parser.error("--variant must have a memory (the baseline runs via --baseline-strengths)")
     base = [strengths[0] if x == "max" else float(x)
@@ -429,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
               "eval_structures": args.eval_structures, "min_with_motif": args.min_with_motif,
               "calibration_structures": args.calibration_structures, "top_n": args.top_n,
               "replace": args.replace, "overrides": args.overrides,
-              "motifs": {k: m.to_dict() for k, m in motifs.items()}}  # fmt: skip
+              "motifs": {k: m.to_dict() for k, m in motifs.items()},
+              "finetune_from": args.finetune_from and str(args.finetune_from.resolve()),
+              }  # fmt: skip
     config = json.loads(json.dumps(config))
     result = json.loads(args.json.read_text()) if args.json.is_file() else {}
     if result:  # motifs recorded before a field existed read back with its default
@@ -442,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     result["config"]["strengths"] = sorted(
         set(result["config"].get("strengths", [])) | set(strengths), reverse=True
     )
+    if args.finetune_from:  # data orders may be added too: runs are keyed by seed
+        result["config"]["seeds"] = sorted(set(result["config"].get("seeds", [])) | set(seeds))
     start = time.time()
     if "calibration" not in result:
         frames = read_split(args.data / "train", limit=args.calibration_structures)
@@ -451,6 +481,15 @@ def main(argv: list[str] | None = None) -> int:
     if "eval" not in result:
         result["eval"] = eval_set(test, motifs, args.eval_structures, args.min_with_motif)
         _save(args, result)
+    if args.finetune_from:
+        from benchmarks import planted_finetune
+
+        failed = planted_finetune.run_all(args, result, lambda: _save(args, result))
+        result["summary"] = planted_finetune.summarise(result)
+        result["wall_s_last_invocation"] = round(time.time() - start, 1)
+        _save(args, result)
+        print(json.dumps(result["summary"], indent=1))
+        return 1 if failed else 0
     copies = {args.work / "data" / tag(r): planted_motifs(result["calibration"], r, motifs)
               for r in strengths}  # fmt: skip
     records = plant_datasets(args.data, copies, splits=SPLITS)

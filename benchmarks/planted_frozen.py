@@ -70,25 +70,51 @@ def _references(control: Path) -> list[str]:
     ).to_overrides()
 
 
-def fine_tune(args, config: dict, init: Path, data: Path) -> Path:
-    """``pamm train --train-only memory`` from ``init`` on ``data``; the final checkpoint."""
-    done = sorted(args.out.glob("*/checkpoints/final/inference_ckpt.pt"))
+def fine_tune(
+    out: Path, config: dict, init: Path, data: Path, *, steps: int, seed: int, extra=()
+) -> Path:
+    """``pamm train --train-only memory`` from ``init`` on ``data`` into ``out`` (the recipe
+    of the source ``config``, then ``extra`` overrides); the final checkpoint. A finished
+    fine-tune is reused."""
+    done = sorted(out.glob("*/checkpoints/final/inference_ckpt.pt"))
     if done:
         return done[-1]
     command = [
         sys.executable, "-m", "pamm_lab", "train", "--variant", config["variant"],
-        "--data", str(data), "--steps", str(args.steps), "--out", str(args.out),
-        "--seed", str(args.seed), "--init", str(init), "--train-only", "memory",
+        "--data", str(data), "--steps", str(steps), "--out", str(out),
+        "--seed", str(seed), "--init", str(init), "--train-only", "memory",
         "--no-fit-refs", *_references(init),
         f"batch_size={config['batch_size']}", f"lr={config['lr']}",
-        *config["overrides"], *args.overrides,
+        *config["overrides"], *extra,
     ]  # fmt: skip
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "train.log", "w") as log:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "train.log", "w") as log:
         result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
-        raise SystemExit(f"planted_frozen: pamm train failed, see {args.out / 'train.log'}")
-    return sorted(args.out.glob("*/checkpoints/final/inference_ckpt.pt"))[-1]
+        raise RuntimeError(f"pamm train failed, see {out / 'train.log'}")
+    return sorted(out.glob("*/checkpoints/final/inference_ckpt.pt"))[-1]
+
+
+def score_run(source: dict, checkpoint: Path, init: Path, r: float, motifs: dict) -> dict:
+    """A fine-tuned run on the source's held-out structures: errors against the labels
+    planted at ``r`` (``motifs`` only) and unplanted, and the recovery of ``motifs``."""
+    from pamm.data.planted import plant
+    from pamm.evaluate import read_split
+
+    config = source["config"]
+    test = read_split(Path(config["data"]) / "test")
+    frames = [test[i] for i in source["eval"]["index"]]
+    strengths = {k: planted.epsilon(source["calibration"], k, r) for k in motifs}
+    run = {
+        "variant": config["variant"], "relative_strength": r, "epsilon_ev": strengths,
+        "planted": sorted(motifs), "checkpoint": str(checkpoint), "train_only": "memory",
+        "init": str(init),
+    }  # fmt: skip
+    planted_frames = plant(frames, planted.planted_motifs(source["calibration"], r, motifs))
+    run |= planted._score(checkpoint, planted_frames, frames)
+    recover_args = argparse.Namespace(replace=config["replace"], top_n=config["top_n"])
+    run["recovery"] = planted._recover(recover_args, checkpoint, frames, strengths, motifs)
+    return run
 
 
 def control_of(parser, args, source: dict, variant: str) -> dict | None:
@@ -136,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="extra fairchem key=value overrides")
     args = parser.parse_args(argv)
     planted.set_threads(args.threads)
-    from pamm.data.planted import plant, plant_datasets
-    from pamm.evaluate import read_split
+    from pamm.data.planted import plant_datasets
 
     source = json.loads(args.planted.read_text())
     config, variant = source["config"], source["config"]["variant"]
@@ -161,19 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         data = Path(dataset["path"])
     init = args.init or Path(control_run["checkpoint"])
-    checkpoint = fine_tune(args, config, init, data)
-    test = read_split(Path(config["data"]) / "test")
-    frames = [test[i] for i in source["eval"]["index"]]
-    strengths = {k: planted.epsilon(source["calibration"], k, r) for k in motifs}
-    run = {
-        "variant": variant, "relative_strength": r, "epsilon_ev": strengths,
-        "planted": sorted(motifs), "checkpoint": str(checkpoint), "train_only": "memory",
-        "init": str(init),
-    }  # fmt: skip
-    planted_frames = plant(frames, planted.planted_motifs(source["calibration"], r, motifs))
-    run |= planted._score(checkpoint, planted_frames, frames)
-    recover_args = argparse.Namespace(replace=config["replace"], top_n=config["top_n"])
-    run["recovery"] = planted._recover(recover_args, checkpoint, frames, strengths, motifs)
+    try:
+        checkpoint = fine_tune(
+            args.out, config, init, data, steps=args.steps, seed=args.seed, extra=args.overrides
+        )
+    except RuntimeError as err:
+        raise SystemExit(f"planted_frozen: {err}") from None
+    run = score_run(source, checkpoint, init, r, motifs)
     result = {
         "schema": "pamm-planted-frozen/1",
         "config": {"planted": str(args.planted), "strength": r, "steps": args.steps,

@@ -70,7 +70,7 @@ def tiny_data(tmp_path_factory) -> Path:
 def test_tiny_planted_run_writes_metrics_and_resumes(tiny_data, tmp_path, capsys) -> None:
     out, work = tmp_path / "planted.json", tmp_path / "work"
     args = ["--data", str(tiny_data), "--json", str(out), "--work", str(work),
-            "--strengths", "3", "--baseline-strengths", "", "--steps", "20",
+            "--strengths", "3", "--baseline-strengths", "0", "--steps", "20",
             "--batch-size", "4", "--lr", "3e-3", "--eval-structures", "6",
             "--min-with-motif", "4", "--calibration-structures", "24", "--top-n", "5",
             *TINY]  # fmt: skip
@@ -83,11 +83,11 @@ def test_tiny_planted_run_writes_metrics_and_resumes(tiny_data, tmp_path, capsys
     assert cal["motifs"]["triplet"]["fraction_with_motif"] == 1.0
     ev = result["eval"]
     assert ev["n_with_motif"] == {"pair": 4, "triplet": len(ev["index"])} and len(ev["index"]) == 7
-    assert set(result["runs"]) == {"gate_r3", "gate_r0"}
+    assert set(result["runs"]) == {"gate_r3", "gate_r0", "baseline_r0"}
     for name, run in result["runs"].items():
         assert run["test_planted_labels"]["n_structures"] == len(ev["index"])
         assert len(run["energy_pred_ev"]) == len(ev["index"])
-        for k in MOTIFS:
+        for k in MOTIFS if name != "baseline_r0" else ():
             rec = run["recovery"][k]
             assert rec["planted_occupied"]
             for rank in ("rank_attribution", "rank_attribution_total", "rank_gate"):
@@ -112,6 +112,8 @@ def test_tiny_planted_run_writes_metrics_and_resumes(tiny_data, tmp_path, capsys
         assert set(summary["checks"][k]) == {
             "largest_rank1_attribution_and_exact", "largest_removal_50_150_percent",
             "control_never_top10", "smallest_strength_ranks"}  # fmt: skip
+    (row,) = summary["baseline"]  # the plain model at r = 0: nothing planted to capture
+    assert row["run"] == "baseline_r0" and row["captured_fraction"] == {k: None for k in MOTIFS}
     stats = result["datasets"][tag(3.0)]["statistics"]["train"]
     assert stats["motifs"][0]["n_with_motif"] == 12
     # resume: a rerun trains nothing and leaves the runs as they were
@@ -123,6 +125,67 @@ def test_tiny_planted_run_writes_metrics_and_resumes(tiny_data, tmp_path, capsys
     assert main([*args[: -len(TINY)], "--steps", "21", *TINY]) == 2
     _frozen_fine_tune(out, tmp_path, result)
     _triplet_profile(out, tmp_path)
+    _shipped_recipe(tiny_data, tmp_path, result, capsys)
+
+
+def _shipped_recipe(tiny_data: Path, tmp_path: Path, trained: dict, capsys) -> None:
+    """``--finetune-from`` the tiny baseline: the memory attached with the run's spec, a
+    control and one run per motif, each on a copy carrying that one term, only the memory
+    moved; summarised per data order; resumed from the runs' own records."""
+    import torch
+
+    from benchmarks.planted import motifs_of
+    from pamm.checkpoint import checkpoint_weights, load_checkpoint
+    from pamm.evaluate import read_split
+
+    plain = trained["runs"]["baseline_r0"]["checkpoint"]
+    out, work = tmp_path / "shipped.json", tmp_path / "shipped"
+    args = ["--data", str(tiny_data), "--json", str(out), "--work", str(work),
+            "--finetune-from", plain, "--seeds", "0", "--jobs", "2", "--threads", "1",
+            "--strengths", "3", "--steps", "5", "--batch-size", "4", "--lr", "3e-3",
+            "--eval-structures", "6", "--min-with-motif", "4", "--calibration-structures",
+            "24", "--top-n", "5", *TINY]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr()
+    result = json.loads(out.read_text())
+    init = result["init"]
+    assert init["spec"]["pair_buckets"] == 1024 and init["spec"]["fusion"] == "gate"
+    assert set(result["runs"]) == {"gate_s0_r0", "gate_s0_pair_r3", "gate_s0_triplet_r3"}
+    control = result["runs"]["gate_s0_r0"]
+    assert set(control["recovery"]) == set(MOTIFS) and control["planted_motif"] is None
+    before = checkpoint_weights(load_checkpoint(init["path"]), use_ema=True)
+    for k in MOTIFS:
+        run = result["runs"][f"gate_s0_{k}_r3"]
+        assert run["planted"] == [k] and set(run["recovery"]) == {k} and run["seed"] == 0
+        assert run["init"] == init["path"] and run["relative_strength"] == 3.0
+        after = checkpoint_weights(load_checkpoint(run["checkpoint"]), use_ema=True)
+        moved = {n for n in before if not torch.equal(before[n], after[n])}
+        assert moved and all(".motif_" in n for n in moved), moved
+        # the copy carries this one term at the calibration's ε, nothing of the other
+        motif = motifs_of(result["config"])[k].scaled(run["epsilon_ev"][k])
+        copy = read_split(Path(result["datasets"][f"{k}_r3"]["path"]) / "train", limit=4)
+        for clean, with_term in zip(read_split(tiny_data / "train", limit=4), copy, strict=True):
+            extra = with_term.get_potential_energy() - clean.get_potential_energy()
+            assert extra == pytest.approx(planted_labels(clean, motif)[0], abs=1e-9)
+    summary = result["summary"]["s0"]
+    floor = control["test_unplanted_labels"]["energy_mae_mev_per_atom"]
+    assert summary["noise_floor_mev_per_atom"] == floor
+    for k in MOTIFS:
+        assert [r["relative_strength"] for r in summary["motifs"][k]] == [3.0, 0.0]
+    flags = [v for c in summary["checks"].values() for v in c.values() if not isinstance(v, dict)]
+    assert result["summary"]["all_checks_pass"] == all(v is True for v in flags)
+    # resumed: a run finished but not yet in the JSON is read from its record, nothing trains
+    del result["runs"]["gate_s0_pair_r3"]
+    out.write_text(json.dumps(result))
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "fine-tuning" not in capsys.readouterr().out
+    resumed = json.loads(out.read_text())
+    assert resumed["runs"]["gate_s0_pair_r3"] == run_record(work, "gate_s0_pair_r3")
+    assert resumed["summary"] == result["summary"]
+
+
+def run_record(work: Path, name: str) -> dict:
+    return json.loads((work / "runs" / f"{name}.json").read_text())["run"]
 
 
 def _frozen_fine_tune(planted_json: Path, tmp_path: Path, result: dict) -> None:
