@@ -87,6 +87,7 @@ def plan(variant: str, seeds: list[int], strengths: list[float], motifs: dict) -
 def run_job(job: dict, source: dict, init: Path, data: Path, work: Path, threads: int) -> dict:
     """One fine-tune (in a worker process), scored; written to ``work/runs/NAME.json``."""
     planted.set_threads(threads)
+    print(f"planted: fine-tuning {job['name']}", flush=True)
     record = work / "runs" / f"{job['name']}.json"
     config = source["config"]
     motifs = planted.motifs_of(config)
@@ -134,7 +135,7 @@ def run_all(args, result: dict, save) -> list[str]:
         futures: dict[Future, str] = {}
 
         def submit(job: dict, data: Path) -> None:
-            print(f"planted: fine-tuning {job['name']} ({config['steps']} steps)", flush=True)
+            print(f"planted: queued {job['name']} ({config['steps']} steps)", flush=True)
             future = pool.submit(run_job, job, result, init, data, args.work, threads)
             futures[future] = job["name"]
 

@@ -146,6 +146,7 @@ def _shipped_recipe(tiny_data: Path, tmp_path: Path, trained: dict, capsys) -> N
             "--eval-structures", "6", "--min-with-motif", "4", "--calibration-structures",
             "24", "--top-n", "5", *TINY]  # fmt: skip
     assert main(args) == 0, capsys.readouterr()
+    assert capsys.readouterr().out.count("planted: queued gate_s0_") == 3
     result = json.loads(out.read_text())
     init = result["init"]
     assert init["spec"]["pair_buckets"] == 1024 and init["spec"]["fusion"] == "gate"
@@ -178,7 +179,7 @@ def _shipped_recipe(tiny_data: Path, tmp_path: Path, trained: dict, capsys) -> N
     out.write_text(json.dumps(result))
     capsys.readouterr()
     assert main(args) == 0
-    assert "fine-tuning" not in capsys.readouterr().out
+    assert "queued" not in capsys.readouterr().out
     resumed = json.loads(out.read_text())
     assert resumed["runs"]["gate_s0_pair_r3"] == run_record(work, "gate_s0_pair_r3")
     assert resumed["summary"] == result["summary"]
