@@ -88,7 +88,6 @@ def run_job(job: dict, source: dict, init: Path, data: Path, work: Path, threads
     """One fine-tune (in a worker process), scored; written to ``work/runs/NAME.json``."""
     planted.set_threads(threads)
     print(f"planted: fine-tuning {job['name']}", flush=True)
-    record = work / "runs" / f"{job['name']}.json"
     config = source["config"]
     motifs = planted.motifs_of(config)
     if job["motif"] is not None:
@@ -98,12 +97,17 @@ def run_job(job: dict, source: dict, init: Path, data: Path, work: Path, threads
     )
     run = planted_frozen.score_run(source, checkpoint, init, job["strength"], motifs)
     run |= {"seed": job["seed"], "planted_motif": job["motif"]}
-    atomic_write_json(record, {"job": job, "run": run}, indent=1)
+    atomic_write_json(_record(work, job), {"job": job, "run": run}, indent=1)
     return run
 
 
+def _record(work: Path, job: dict) -> Path:
+    """Where a finished job is recorded, beside its run directory."""
+    return work / "runs" / f"{job['name']}.json"
+
+
 def _done(work: Path, job: dict) -> dict | None:
-    record = work / "runs" / f"{job['name']}.json"
+    record = _record(work, job)
     if record.is_file():
         saved = json.loads(record.read_text())
         if saved["job"] == job:
