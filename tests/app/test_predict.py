@@ -11,7 +11,6 @@ from ase.build import bulk
 CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "checkpoints" / "gate.pt"
 
 
-@pytest.mark.skipif(not CHECKPOINT.is_file(), reason="bundled demo checkpoint missing")
 def test_predict_structure_on_the_demo_checkpoint_matches_fairchem() -> None:
     # fairchem-trained checkpoints return flat head outputs (no "efs" level)
     from fairchem.core import FAIRChemCalculator

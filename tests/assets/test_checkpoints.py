@@ -27,8 +27,6 @@ pytestmark = pytest.mark.slow  # loads three checkpoints, re-scores 20 structure
 def structures():
     from pamm.evaluate import read_split
 
-    if not TEST_SPLIT.is_dir():
-        pytest.skip("bundled assets/data missing")
     return read_split(TEST_SPLIT, limit=20)
 
 

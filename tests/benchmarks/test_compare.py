@@ -42,8 +42,6 @@ def _copy_split(src: Path, dst: Path, n: int) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory) -> Path:
-    if not (DATA / "heldout").is_dir():
-        pytest.skip("bundled assets/data missing")
     root = tmp_path_factory.mktemp("tiny_data")
     for split, n in (("train", 16), ("val", 4), ("test", 4), ("heldout", 4)):
         _copy_split(DATA / split, root / split, n)

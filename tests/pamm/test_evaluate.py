@@ -12,7 +12,6 @@ import torch
 from pamm.evaluate import read_split, structure_errors, summarize
 
 TEST_SPLIT = Path(__file__).resolve().parents[2] / "assets" / "data" / "test"
-needs_data = pytest.mark.skipif(not TEST_SPLIT.is_dir(), reason="bundled assets/data missing")
 
 
 class LabelEchoPredictor:
@@ -36,7 +35,6 @@ class LabelEchoPredictor:
         }
 
 
-@needs_data
 def test_errors_follow_structures_across_batches() -> None:
     pool = read_split(TEST_SPLIT, limit=60)
     by_size = {len(a): a for a in pool}  # one structure per size first, then fill up
