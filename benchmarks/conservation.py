@@ -22,7 +22,10 @@ direction; each step's energy change ΔE is compared with the trapezoid force wo
 -(F_n + F_n+1)/2 · d · step. A violation is a step where they differ by more than 0.5 meV.
 NVE: ASE VelocityVerlet, 1 fs, ``md_steps`` steps from 600 K Maxwell-Boltzmann velocities
 (16-atom rocksalt MgO cell); drift = slope of a linear fit of the total energy, per atom per ps
-(``--md-seeds N``: N velocity draws, mean drift and its standard deviation).
+(``--md-seeds N``: N velocity draws, mean drift and its standard deviation). A merge also
+writes ``drift_criteria``: issue 14's "drift no worse than 2x plain's" for each pair of
+``CRITERION_PAIRS`` run at the same setting, as a 95 % interval and a verdict
+(``drift_criterion``).
 ``--float64``: the same weights in double precision through :class:`Float64Calculator`
 instead of fairchem's float32 calculator (keys suffixed `` (float64)``), to tell a drift from
 float32 rounding.
@@ -251,6 +254,67 @@ def nve_suffix(config: dict[str, Any]) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+#: (model, reference) pairs whose NVE drifts ``drift_criteria`` compares at each setting
+CRITERION_PAIRS = (
+    ("smooth", "plain"),
+    ("hard", "plain"),
+    ("bundled:gate", "bundled:baseline"),
+    ("bundled:affine", "bundled:baseline"),
+)
+
+
+def drift_criterion(test: dict[str, Any], reference: dict[str, Any], factor: float = 2.0) -> dict:
+    """Issue 14's "drift no worse than ``factor`` x the reference's", read off an interval.
+
+    Per velocity draw the drift's magnitude |slope| (meV/atom/ps): an energy that wanders
+    down is as wrong as one that climbs, and signed slopes of a random-walk error cancel in
+    a mean. Δ = mean |drift| of ``test`` − factor × that of ``reference`` (over their
+    ``drift_by_seed``), with its 95 % Welch t-interval; the verdict is ``met`` when the
+    interval lies wholly below 0, ``not met`` when wholly above, ``inconclusive`` when it
+    holds 0. Needs >= 2 draws of each.
+
+    >>> ref = {"drift_by_seed": [0.001, 0.002, 0.0, -0.001]}
+    >>> drift_criterion({"drift_by_seed": [0.010, -0.012, 0.011, 0.009]}, ref)["verdict"]
+    'not met'
+    >>> drift_criterion({"drift_by_seed": [0.001, 0.0, -0.002, 0.001]}, ref)["verdict"]
+    'inconclusive'
+    """
+    from scipy import stats
+
+    a = np.abs(np.asarray(test["drift_by_seed"], dtype=float))  # [draws]
+    b = np.abs(np.asarray(reference["drift_by_seed"], dtype=float))
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("drift_criterion needs at least two velocity draws of each model")
+    delta = float(a.mean() - factor * b.mean())
+    var_a, var_b = a.var(ddof=1) / len(a), factor**2 * b.var(ddof=1) / len(b)
+    dof = (var_a + var_b) ** 2 / (var_a**2 / (len(a) - 1) + var_b**2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.975, dof) * np.sqrt(var_a + var_b))
+    low, high = delta - half, delta + half
+    verdict = "met" if high < 0 else "not met" if low > 0 else "inconclusive"
+    return {
+        "factor": factor,
+        "delta": delta,
+        "interval_95": [low, high],
+        "ratio_of_mean_abs": float(a.mean() / b.mean()) if b.mean() != 0 else None,
+        "verdict": verdict,
+    }
+
+
+def drift_criteria(nve_results: dict[str, dict[str, Any]]) -> dict[str, dict]:
+    """``drift_criterion`` of every ``CRITERION_PAIRS`` pair run at the same NVE setting
+    (same key suffix) with >= 2 draws each, keyed ``"model vs reference<suffix>"``."""
+    out = {}
+    for key, test in nve_results.items():
+        for model, ref in CRITERION_PAIRS:
+            suffix = key.removeprefix(model)  # "" or " (dt 0.5 fs, ...)" for this model
+            if suffix == key or suffix[:1] not in ("", " "):
+                continue
+            draws = (test, nve_results.get(ref + suffix, {}))
+            if min(len(d.get("drift_by_seed", ())) for d in draws) >= 2:
+                out[f"{model} vs {ref}{suffix}"] = drift_criterion(*draws)
+    return out
+
+
 def merge(parts: list[Path]) -> dict[str, Any]:
     """One result from several runs' JSON (e.g. one process per model), or earlier merges:
     scans and NVE joined, later parts replacing earlier entries of the same key."""
@@ -269,6 +333,7 @@ def merge(parts: list[Path]) -> dict[str, Any]:
             result["scan"].setdefault(f"{name}{in64}", {}).update(crystals_)
         suffix = "" if merged else nve_suffix(part["config"])
         result["nve"].update({f"{name}{suffix}": v for name, v in part["nve"].items()})
+    result["drift_criteria"] = drift_criteria(result["nve"])
     return result
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.conservation import merge, nve_suffix
+import pytest
+
+from benchmarks.conservation import drift_criterion, merge, nve_suffix
 
 
 def _part(path: Path, config: dict, nve: dict, scan: dict | None = None) -> Path:
@@ -58,3 +60,24 @@ def test_float64_parts_keep_their_own_keys(tmp_path: Path) -> None:
     merged = merge([f32, f64])
     assert merged["nve"] == {"smooth": {"drift": 1.0}, "smooth (float64)": {"drift": 2.0}}
     assert set(merged["scan"]) == {"smooth", "smooth (float64)"}
+
+
+def test_merge_reads_the_drift_criterion_per_setting(tmp_path: Path) -> None:
+    plain = {"drift_by_seed": [0.001, 0.002, 0.0, 0.001]}
+    steep = {"drift_by_seed": [0.010, 0.012, 0.011, 0.009]}
+    like_plain = {"drift_by_seed": [0.002, 0.0, -0.001, 0.003]}
+    merged = merge([
+        _part(tmp_path / "a.json", {"timestep": 1.0}, {"plain": plain, "smooth": steep}),
+        _part(tmp_path / "b.json", {"timestep": 0.5}, {"plain": plain, "smooth": like_plain}),
+        _part(tmp_path / "c.json", {"timestep": 0.25}, {"smooth": steep}),  # no plain there
+        _part(tmp_path / "d.json", {"timestep": 2.0}, {"plain": plain, "smooth": {"drift": 1}}),
+    ])  # fmt: skip
+    criteria = merged["drift_criteria"]
+    assert set(criteria) == {"smooth vs plain", "smooth vs plain (dt 0.5 fs)"}
+    assert criteria["smooth vs plain"]["verdict"] == "not met"
+    assert criteria["smooth vs plain (dt 0.5 fs)"]["verdict"] == "inconclusive"
+    low, high = criteria["smooth vs plain"]["interval_95"]
+    assert criteria["smooth vs plain"]["delta"] == pytest.approx(0.0105 - 2 * 0.001)
+    assert 0 < low < criteria["smooth vs plain"]["delta"] < high
+    met = drift_criterion({"drift_by_seed": [0.0, 0.0001, -0.0001, 0.0]}, steep, factor=1.0)
+    assert met["verdict"] == "met" and met["interval_95"][1] < 0
