@@ -22,7 +22,9 @@ direction; each step's energy change ΔE is compared with the trapezoid force wo
 -(F_n + F_n+1)/2 · d · step. A violation is a step where they differ by more than 0.5 meV.
 NVE: ASE VelocityVerlet, 1 fs, ``md_steps`` steps from 600 K Maxwell-Boltzmann velocities
 (16-atom rocksalt MgO cell); drift = slope of a linear fit of the total energy, per atom per ps
-(``--md-seeds N``: N velocity draws, mean drift and its standard deviation). A merge also
+(``--md-seeds N``: N velocity draws, mean drift and its standard deviation;
+``--md-seed-start S`` draws seeds S.. instead, and a merge pools them with the earlier draws
+of that model and setting). A merge also
 writes ``drift_criteria``: issue 14's "drift no worse than 2x plain's" for each pair of
 ``CRITERION_PAIRS`` run at the same setting, as a 95 % interval and a verdict
 (``drift_criterion``).
@@ -220,21 +222,87 @@ def nve(calc, md_steps: int, seed: int, timestep_fs: float = 1.0) -> dict[str, A
     }
 
 
-def nve_seeds(calc, md_steps: int, seeds: int, timestep_fs: float) -> dict[str, Any]:
-    """``nve`` from ``seeds`` velocity draws: the seed-0 record (one seed) or the mean drift
-    with its standard deviation and every seed's drift and largest energy change."""
-    runs = [nve(calc, md_steps, seed=s, timestep_fs=timestep_fs) for s in range(seeds)]
-    if seeds == 1:
+def nve_seeds(
+    calc, md_steps: int, seeds: int, timestep_fs: float, first_seed: int = 0
+) -> dict[str, Any]:
+    """``nve`` from ``seeds`` velocity draws (seeds ``first_seed``, ``first_seed`` + 1, ...):
+    the seed-0 record (one draw from seed 0) or the mean drift with its standard deviation
+    and every draw's seed, drift, largest energy change and mean temperature."""
+    draws = range(first_seed, first_seed + seeds)
+    runs = [nve(calc, md_steps, seed=s, timestep_fs=timestep_fs) for s in draws]
+    if list(draws) == [0]:
         return runs[0]
-    drifts = [r["drift_mev_per_atom_per_ps"] for r in runs]
-    return runs[0] | {
-        "seeds": seeds,
+    return _draw_summary(
+        runs[0],
+        seed_list=list(draws),
+        drifts=[r["drift_mev_per_atom_per_ps"] for r in runs],
+        excursions=[r["max_abs_energy_change_mev_per_atom"] for r in runs],
+        temperatures=[r["mean_temperature_k"] for r in runs],
+    )
+
+
+def _draw_summary(
+    first: dict[str, Any],
+    *,
+    seed_list: list[int],
+    drifts: list[float],
+    excursions: list[float],
+    temperatures: list[float],
+) -> dict[str, Any]:
+    """``first`` (a draw's record: atoms, steps, time step) with the statistics of all draws."""
+    return first | {
+        "seeds": len(drifts),
+        "seed_list": seed_list,
         "drift_mev_per_atom_per_ps": float(np.mean(drifts)),
-        "drift_sd": float(np.std(drifts, ddof=1)),
+        "drift_sd": float(np.std(drifts, ddof=1)) if len(drifts) > 1 else None,
         "drift_by_seed": drifts,
-        "max_abs_energy_change_by_seed": [r["max_abs_energy_change_mev_per_atom"] for r in runs],
-        "mean_temperature_k": float(np.mean([r["mean_temperature_k"] for r in runs])),
+        "max_abs_energy_change_by_seed": excursions,
+        "max_abs_energy_change_mev_per_atom": float(max(excursions)),
+        "temperature_by_seed": temperatures,
+        "mean_temperature_k": float(np.mean(temperatures)),
     }
+
+
+def _draws(record: dict[str, Any]) -> dict[str, list]:
+    """Per-draw lists of an NVE record (one draw of seed 0, or a ``nve_seeds`` summary;
+    records written before ``seed_list`` / ``temperature_by_seed`` existed drew seeds 0..n-1
+    and give their mean temperature for every draw)."""
+    if "drift_by_seed" not in record:
+        return {
+            "seed_list": [0],
+            "drifts": [record["drift_mev_per_atom_per_ps"]],
+            "excursions": [record["max_abs_energy_change_mev_per_atom"]],
+            "temperatures": [record["mean_temperature_k"]],
+        }
+    n = len(record["drift_by_seed"])
+    return {
+        "seed_list": record.get("seed_list", list(range(n))),
+        "drifts": record["drift_by_seed"],
+        "excursions": record["max_abs_energy_change_by_seed"],
+        "temperatures": record.get("temperature_by_seed", [record["mean_temperature_k"]] * n),
+    }
+
+
+def pool_draws(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Two NVE records of one model and setting: their draws pooled when their seeds are
+    disjoint (more draws added by a later ``--md-seed-start`` run), else ``new`` (a rerun).
+
+    >>> a = {"drift_mev_per_atom_per_ps": 1.0, "max_abs_energy_change_mev_per_atom": 0.1,
+    ...      "mean_temperature_k": 300.0}
+    >>> b = _draw_summary(a, seed_list=[1, 2], drifts=[3.0, 5.0], excursions=[0.2, 0.3],
+    ...                   temperatures=[290.0, 310.0])
+    >>> both = pool_draws(a, b)
+    >>> both["seed_list"], both["drift_by_seed"], both["drift_mev_per_atom_per_ps"]
+    ([0, 1, 2], [1.0, 3.0, 5.0], 3.0)
+    >>> pool_draws(b, b) is b
+    True
+    """
+    if not all("drift_mev_per_atom_per_ps" in r for r in (old, new)):
+        return new  # not NVE draws (nothing to pool)
+    a, b = _draws(old), _draws(new)
+    if set(a["seed_list"]) & set(b["seed_list"]):
+        return new
+    return _draw_summary(old, **{k: a[k] + b[k] for k in a})
 
 
 def nve_suffix(config: dict[str, Any]) -> str:
@@ -317,7 +385,8 @@ def drift_criteria(nve_results: dict[str, dict[str, Any]]) -> dict[str, dict]:
 
 def merge(parts: list[Path]) -> dict[str, Any]:
     """One result from several runs' JSON (e.g. one process per model), or earlier merges:
-    scans and NVE joined, later parts replacing earlier entries of the same key."""
+    scans and NVE joined; a later part replaces an earlier entry of the same key, except that
+    NVE draws of other seeds are pooled with it (``pool_draws``)."""
     result: dict[str, Any] = {
         "config": [],
         "scan": {},
@@ -332,7 +401,10 @@ def merge(parts: list[Path]) -> dict[str, Any]:
         for name, crystals_ in part["scan"].items():
             result["scan"].setdefault(f"{name}{in64}", {}).update(crystals_)
         suffix = "" if merged else nve_suffix(part["config"])
-        result["nve"].update({f"{name}{suffix}": v for name, v in part["nve"].items()})
+        for name, record in part["nve"].items():
+            key = f"{name}{suffix}"
+            old = result["nve"].get(key)
+            result["nve"][key] = record if old is None else pool_draws(old, record)
     result["drift_criteria"] = drift_criteria(result["nve"])
     return result
 
@@ -362,7 +434,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     if label in chosen
                 }
             if "nve" in args.parts and name != "plain_cap30":
-                result["nve"][name] = nve_seeds(calc, args.md_steps, args.md_seeds, args.timestep)
+                result["nve"][name] = nve_seeds(
+                    calc, args.md_steps, args.md_seeds, args.timestep, args.md_seed_start
+                )
             line = {name: [result["scan"].get(name), result["nve"].get(name)]}
             print(json.dumps(line), flush=True)
     result["threshold_mev"] = THRESHOLD_EV * 1e3
@@ -376,6 +450,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--md-steps", type=int, default=500)
     parser.add_argument("--timestep", type=float, default=1.0, help="NVE time step, fs")
     parser.add_argument("--md-seeds", type=int, default=1, help="NVE runs (velocity draws)")
+    parser.add_argument(
+        "--md-seed-start", type=int, default=0, help="first draw's seed (to add draws later)"
+    )
     parser.add_argument("--scale", type=float, default=0.1, help="randomised memory scale")
     parser.add_argument("--models", default="plain_cap30,plain,smooth,hard")
     parser.add_argument("--crystals", default="", help="comma-separated names (default: all)")
@@ -387,8 +464,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--merge", type=Path, nargs="+", help="join these result files instead")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    if args.md_seeds < 1:
-        parser.error("--md-seeds must be >= 1")
+    if args.md_seeds < 1 or args.md_seed_start < 0:
+        parser.error("--md-seeds must be >= 1 and --md-seed-start >= 0")
     result = merge(args.merge) if args.merge else run(args)
     print(json.dumps(result, indent=1))
     if args.json is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks.conservation import drift_criterion, merge, nve_suffix
@@ -81,3 +82,43 @@ def test_merge_reads_the_drift_criterion_per_setting(tmp_path: Path) -> None:
     assert 0 < low < criteria["smooth vs plain"]["delta"] < high
     met = drift_criterion({"drift_by_seed": [0.0, 0.0001, -0.0001, 0.0]}, steep, factor=1.0)
     assert met["verdict"] == "met" and met["interval_95"][1] < 0
+
+
+def _draws_record(seeds: list[int], drifts: list[float]) -> dict:
+    return {
+        "drift_mev_per_atom_per_ps": sum(drifts) / len(drifts),
+        "max_abs_energy_change_mev_per_atom": 0.1,
+        "mean_temperature_k": 300.0,
+        "drift_by_seed": drifts,
+        "max_abs_energy_change_by_seed": [0.1] * len(drifts),
+        "seed_list": seeds,
+        "temperature_by_seed": [300.0] * len(drifts),
+    }
+
+
+def test_merge_pools_draws_of_other_seeds(tmp_path: Path) -> None:
+    config = {"timestep": 1.0, "md_steps": 5000}
+    first = {"drift_by_seed": [1.0, 2.0], "max_abs_energy_change_by_seed": [0.1, 0.2]}
+    first |= {"drift_mev_per_atom_per_ps": 1.5, "max_abs_energy_change_mev_per_atom": 0.2}
+    first |= {"mean_temperature_k": 290.0, "seeds": 2}  # written before seed_list existed
+    later = _draws_record([2, 3], [3.0, 6.0])
+    merged = merge([
+        _part(tmp_path / "a.json", config, {"smooth": first}),
+        _part(tmp_path / "b.json", config, {"smooth": later}),
+    ])  # fmt: skip
+    pooled = merged["nve"]["smooth (5000 steps)"]
+    assert pooled["seed_list"] == [0, 1, 2, 3] and pooled["seeds"] == 4
+    assert pooled["drift_by_seed"] == [1.0, 2.0, 3.0, 6.0]
+    assert pooled["drift_mev_per_atom_per_ps"] == pytest.approx(3.0)
+    assert pooled["drift_sd"] == pytest.approx(float(np.std([1.0, 2.0, 3.0, 6.0], ddof=1)))
+    assert pooled["mean_temperature_k"] == pytest.approx(295.0)
+    assert pooled["max_abs_energy_change_mev_per_atom"] == pytest.approx(0.2)
+    rerun = _draws_record([1, 2], [9.0, 9.0])  # overlaps: a rerun replaces
+    again = merge(
+        [
+            tmp_path / "a.json",
+            tmp_path / "b.json",
+            _part(tmp_path / "c.json", config, {"smooth": rerun}),
+        ]
+    )
+    assert again["nve"]["smooth (5000 steps)"]["drift_by_seed"] == [9.0, 9.0]
