@@ -122,3 +122,18 @@ def test_merge_pools_draws_of_other_seeds(tmp_path: Path) -> None:
         ]
     )
     assert again["nve"]["smooth (5000 steps)"]["drift_by_seed"] == [9.0, 9.0]
+
+
+def test_nve_draws_start_at_the_given_seed() -> None:
+    from ase.calculators.lj import LennardJones
+
+    from benchmarks.conservation import nve, nve_seeds
+
+    calc = LennardJones(sigma=2.0, epsilon=0.01, rc=5.0)
+    later = nve_seeds(calc, md_steps=4, seeds=2, timestep_fs=1.0, first_seed=3)
+    assert later["seed_list"] == [3, 4] and later["seeds"] == 2
+    assert later["drift_by_seed"] == [
+        nve(calc, 4, seed=s)["drift_mev_per_atom_per_ps"] for s in (3, 4)
+    ]
+    assert later["drift_by_seed"][0] != later["drift_by_seed"][1]  # other velocities
+    assert "seed_list" not in nve_seeds(calc, md_steps=4, seeds=1, timestep_fs=1.0)
