@@ -42,3 +42,38 @@ def test_overhead_json_is_complete_and_consistent(tmp_path: Path) -> None:
     # no K cap with smooth lookups: at least as many triplets as the hard rule
     assert keys["smooth"]["triplets"] >= keys["hard"]["triplets"]
     assert result["config"]["num_layers"] == 1
+
+
+@pytest.mark.slow
+def test_overhead_on_batches_of_a_dataset_split(tmp_path: Path) -> None:
+    from benchmarks.overhead import _batches
+
+    split = ROOT / "assets" / "data" / "test"
+    threads = torch.get_num_threads()
+    out = tmp_path / "overhead.json"
+    try:
+        args = ["--json", str(out), "--rounds", "1", "--structures", "2", "--data", str(split)]
+        main(
+            [
+                *args,
+                "--lookups",
+                "smooth",
+                "--big-structures",
+                "3",
+                "--threads",
+                "1",
+                "--layers",
+                "1",
+            ]
+        )
+    finally:
+        torch.set_num_threads(threads)
+    result = json.loads(out.read_text())
+    assert result["config"]["data"] == str(split)
+    assert set(result["step_s"]) == {"baseline", "gate_smooth", "affine_smooth"}
+    batches = _batches(3, 2, 14, split)  # the rounds' batches: 1 timed + 2 warm-up
+    sizes = sorted(sum(len(a) for a in b) for b in batches)
+    assert result["atoms_per_batch"] == sizes[1]  # median of the split's batches
+    assert all(a.info["sid"] for b in batches for a in b)
+    with pytest.raises(ValueError, match="fewer than"):
+        _batches(1, 10_000, 14, split)
