@@ -28,6 +28,8 @@ of that model and setting). A merge also
 writes ``drift_criteria``: issue 14's "drift no worse than 2x plain's" for each pair of
 ``CRITERION_PAIRS`` run at the same setting, as a 95 % interval and a verdict
 (``drift_criterion``).
+``--parts forces``: per model the RMS change of the forces against ``plain`` on five copies of
+the NVE cell rattled by 0.08 Å (``force_change``: how much rougher a memory makes the surface).
 ``--float64``: the same weights in double precision through :class:`Float64Calculator`
 instead of fairchem's float32 calculator (keys suffixed `` (float64)``), to tell a drift from
 float32 rounding.
@@ -191,9 +193,7 @@ def nve(calc, md_steps: int, seed: int, timestep_fs: float = 1.0) -> dict[str, A
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
     from ase.md.verlet import VelocityVerlet
 
-    from pamm.testing import dense_crystals
-
-    atoms = make_supercell(dense_crystals()["rocksalt MgO"], _CUBIC @ np.diag([2, 1, 1]))
+    atoms = md_cell()
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=rng)
     Stationary(atoms)
@@ -305,6 +305,29 @@ def pool_draws(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return _draw_summary(old, **{k: a[k] + b[k] for k in a})
 
 
+def md_cell() -> Atoms:
+    """The NVE cell: rocksalt MgO, 16 atoms (a 2 x 1 x 1 supercell of the cubic cell)."""
+    from pamm.testing import dense_crystals
+
+    return make_supercell(dense_crystals()["rocksalt MgO"], _CUBIC @ np.diag([2, 1, 1]))
+
+
+def force_change(calc, reference, draws: int = 5, stdev: float = 0.08) -> float:
+    """RMS difference (eV/Å) of the forces of ``calc`` and ``reference`` on ``draws`` copies
+    of the NVE cell rattled by ``stdev`` Å (seeds 0, 1, ...): how far a memory moves the
+    surface the integrator sees."""
+    squares = []
+    for seed in range(draws):
+        atoms = md_cell()
+        atoms.rattle(stdev=stdev, seed=seed)
+        forces = []
+        for c in (calc, reference):
+            atoms.calc = c
+            forces.append(atoms.get_forces().copy())
+        squares.append(np.mean((forces[0] - forces[1]) ** 2))
+    return float(np.sqrt(np.mean(squares)))
+
+
 def nve_suffix(config: dict[str, Any]) -> str:
     """Key suffix of an NVE run at another time step or length than the default 1 fs x 500
     (e.g. `` (dt 0.5 fs, 1000 steps)``), so merged runs of one model do not replace each other.
@@ -393,6 +416,7 @@ def merge(parts: list[Path]) -> dict[str, Any]:
         "config": [],
         "scan": {},
         "nve": {},
+        "force_change_vs_plain": {},
         "threshold_mev": THRESHOLD_EV * 1e3,
     }
     for path in parts:
@@ -402,6 +426,8 @@ def merge(parts: list[Path]) -> dict[str, Any]:
         in64 = "" if merged or not part["config"].get("float64") else " (float64)"
         for name, crystals_ in part["scan"].items():
             result["scan"].setdefault(f"{name}{in64}", {}).update(crystals_)
+        for name, rms in part.get("force_change_vs_plain", {}).items():
+            result["force_change_vs_plain"][f"{name}{in64}"] = rms
         suffix = "" if merged else nve_suffix(part["config"])
         for name, record in part["nve"].items():
             key = f"{name}{suffix}"
@@ -420,6 +446,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "config": vars(args) | {"json": str(args.json)},
         "scan": {},
         "nve": {},
+        "force_change_vs_plain": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         paths = checkpoints(Path(tmp), args.scale)
@@ -427,6 +454,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         chosen = args.crystals.split(",") if args.crystals else list(structures)
         # every name resolved before any model runs: a typo fails now, not after an hour
         chosen_paths = {name: paths.get(name) or bundled(name) for name in args.models.split(",")}
+        plain = calculator(paths["plain"], float64=args.float64) if "forces" in args.parts else None
         for name, path in chosen_paths.items():
             calc = calculator(path, float64=args.float64)
             if "scan" in args.parts:
@@ -439,6 +467,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 result["nve"][name] = nve_seeds(
                     calc, args.md_steps, args.md_seeds, args.timestep, args.md_seed_start
                 )
+            if "forces" in args.parts and name != "plain":
+                result["force_change_vs_plain"][name] = force_change(calc, plain)
             line = {name: [result["scan"].get(name), result["nve"].get(name)]}
             print(json.dumps(line), flush=True)
     result["threshold_mev"] = THRESHOLD_EV * 1e3
@@ -458,7 +488,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--scale", type=float, default=0.1, help="randomised memory scale")
     parser.add_argument("--models", default="plain_cap30,plain,smooth,hard")
     parser.add_argument("--crystals", default="", help="comma-separated names (default: all)")
-    parser.add_argument("--parts", default="scan,nve", help="scan, nve or both")
+    parser.add_argument(
+        "--parts", default="scan,nve", help="any of scan, nve, forces (comma-separated)"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--float64", action="store_true", help="the models in float64 (not fairchem's calculator)"
@@ -468,6 +500,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.md_seeds < 1 or args.md_seed_start < 0:
         parser.error("--md-seeds must be >= 1 and --md-seed-start >= 0")
+    unknown = set(args.parts.split(",")) - {"scan", "nve", "forces"}
+    if unknown and not args.merge:
+        parser.error(f"unknown --parts {sorted(unknown)}: choose from scan, nve, forces")
     result = merge(args.merge) if args.merge else run(args)
     print(json.dumps(result, indent=1))
     if args.json is not None:

@@ -137,3 +137,43 @@ def test_nve_draws_start_at_the_given_seed() -> None:
     ]
     assert later["drift_by_seed"][0] != later["drift_by_seed"][1]  # other velocities
     assert "seed_list" not in nve_seeds(calc, md_steps=4, seeds=1, timestep_fs=1.0)
+
+
+def test_force_change_is_zero_only_for_the_same_surface() -> None:
+    from ase.calculators.lj import LennardJones
+
+    from benchmarks.conservation import force_change
+
+    lj = LennardJones(sigma=2.0, epsilon=0.01, rc=5.0)
+    assert force_change(lj, LennardJones(sigma=2.0, epsilon=0.01, rc=5.0), draws=2) == 0.0
+    stiffer = LennardJones(sigma=2.0, epsilon=0.03, rc=5.0)  # forces x3
+    rms_lj = force_change(lj, LennardJones(sigma=2.0, epsilon=0.0, rc=5.0), draws=2)
+    assert force_change(stiffer, lj, draws=2) == pytest.approx(2 * rms_lj)
+
+
+def test_unknown_parts_are_refused() -> None:
+    from benchmarks.conservation import main
+
+    with pytest.raises(SystemExit):
+        main(["--parts", "scan,nvt"])
+
+
+def test_merge_carries_force_changes(tmp_path: Path) -> None:
+    a = tmp_path / "a.json"
+    a.write_text(
+        json.dumps({"config": {}, "scan": {}, "nve": {}, "force_change_vs_plain": {"smooth": 0.1}})
+    )
+    b = tmp_path / "b.json"
+    b.write_text(
+        json.dumps(
+            {
+                "config": {"float64": True},
+                "scan": {},
+                "nve": {},
+                "force_change_vs_plain": {"smooth": 0.2},
+            }
+        )
+    )
+    older = _part(tmp_path / "c.json", {}, {})  # written before the forces part existed
+    merged = merge([a, b, older])
+    assert merged["force_change_vs_plain"] == {"smooth": 0.1, "smooth (float64)": 0.2}
