@@ -187,6 +187,7 @@ def peak_memory(name: str, args: argparse.Namespace) -> dict[str, Any]:
            "--sphere-channels", str(args.sphere_channels), "--layers", str(args.layers),
            "--max-neighbors", str(args.max_neighbors)]  # fmt: skip
     cmd += ["--uma-s"] if args.uma_s else []
+    cmd += ["--data", str(args.data)] if args.data else []
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"peak-memory run of {name} failed:\n{proc.stderr[-3000:]}")
@@ -198,8 +199,8 @@ def _peak_of(name: str, model: dict[str, Any] | None, args: argparse.Namespace) 
     net = build(variants(args.lookups.split(","), args.triplet_cutoff)[name], model)
     built_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    for seed in range(args.memory_steps):
-        _step(net, opt, _crystals(args.structures, args.atoms, seed))
+    for atoms in _batches(args.memory_steps, args.structures, args.atoms, args.data):
+        _step(net, opt, atoms)
     out: dict[str, Any] = {
         "built_rss_mb": built_mb,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
