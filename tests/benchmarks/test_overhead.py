@@ -77,3 +77,27 @@ def test_overhead_on_batches_of_a_dataset_split(tmp_path: Path) -> None:
     assert all(a.info["sid"] for b in batches for a in b)
     with pytest.raises(ValueError, match="fewer than"):
         _batches(1, 10_000, 14, split)
+
+
+@pytest.mark.slow
+def test_peak_memory_child_trains_on_the_split(capsys: pytest.CaptureFixture[str]) -> None:
+    split = ROOT / "assets" / "data" / "test"
+    threads = torch.get_num_threads()
+    try:
+        args = [
+            "--peak-of",
+            "gate_smooth",
+            "--lookups",
+            "smooth",
+            "--layers",
+            "1",
+            "--threads",
+            "1",
+        ]
+        main([*args, "--structures", "2", "--memory-steps", "1", "--data", str(split)])
+    finally:
+        torch.set_num_threads(threads)
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["peak_rss_mb"] >= out["built_rss_mb"] > 0
+    with pytest.raises(ValueError, match="fewer than"):  # its batches do come from the split
+        main([*args, "--structures", "10000", "--memory-steps", "1", "--data", str(split)])
