@@ -5,6 +5,11 @@ Zn, relaxed parents, splits by parent; :mod:`pamm.data.oxide_dataset`)::
 
     pamm generate --out assets/data --seed 0 --workers 2
 
+``--extend BASE`` adds parents to a finished oxide dataset, keeping its frames
+(:mod:`pamm.data.oxide_extension`)::
+
+    pamm generate --extend assets/data --out assets/data-extended --workers 2
+
 ``--recipe omat-like`` is the earlier any-element recipe (:mod:`pamm.data.generate`).
 Re-running the same command resumes an interrupted run; a finished run is left as is.
 """
@@ -37,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     oxides = parser.add_argument_group("oxides recipe")
     oxides.add_argument(
+        "--extend",
+        metavar="BASE",
+        default=None,
+        help="add parents to the finished oxide dataset BASE into --out (BASE's frames, "
+        "splits and recipe kept; --seed and --max-force do not apply)",
+    )
+    oxides.add_argument(
         "--stop-after",
         choices=STAGES,
         default=None,
@@ -64,6 +76,17 @@ def _run_oxides(args: argparse.Namespace) -> dict | None:
     from pamm.data.oxide_dataset import OxideConfig, generate_oxides
     from pamm.data.recipes import FrameFilter
 
+    if args.extend:  # the base's recipe (seed, filters) applies
+        from pamm.data.oxide_extension import extend_oxides
+
+        return extend_oxides(
+            args.extend,
+            args.out,
+            workers=args.workers,
+            stop_after=args.stop_after,
+            keep_work=args.keep_work,
+        )
+
     config = OxideConfig(seed=args.seed, frame_filter=FrameFilter(max_force=args.max_force))
     return generate_oxides(
         config, args.out, workers=args.workers, stop_after=args.stop_after, keep_work=args.keep_work
@@ -90,8 +113,19 @@ def _run_omat_like(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Generate or resume; print the dataset card summary as JSON."""
+    import sys
+
+    from pamm.data.oxide_extension import DatasetFolderError
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    card = _run_oxides(args) if args.recipe == "oxides" else _run_omat_like(args)
+    if args.extend and args.recipe != "oxides":
+        print("pamm generate: --extend applies to the oxides recipe", file=sys.stderr)
+        return 2
+    try:
+        card = _run_oxides(args) if args.recipe == "oxides" else _run_omat_like(args)
+    except (FileNotFoundError, FileExistsError, DatasetFolderError) as err:
+        print(f"pamm generate: {err}", file=sys.stderr)
+        return 2
     if card is None:
         print(json.dumps({"stopped_after": args.stop_after}))
         return 0

@@ -90,8 +90,18 @@ def _cation_set(numbers: list[int]) -> tuple[str, ...]:
     return tuple(sorted({chemical_symbols[z] for z in numbers} - {"O"}))
 
 
-def plan_parents(config: OxideConfig, entries: list[dict], kept: list[int]) -> list[dict]:
+def plan_parents(
+    config: OxideConfig,
+    entries: list[dict],
+    kept: list[int],
+    *,
+    stream: int = 20,
+    first_parent: int = 0,
+) -> list[dict]:
     """Split the kept candidates by parent and list each parent's families.
+
+    The split draw is ``default_rng([seed, stream])``; parent ids start at ``first_parent``
+    (an extension plans its new parents after the base's, :mod:`pamm.data.oxide_extension`).
 
     >>> cfg = OxideConfig(heldout_chemistry=("Li",))
     >>> entries = [{"numbers": [12, 8]}] * 9 + [{"numbers": [3, 3, 8]}]
@@ -99,7 +109,7 @@ def plan_parents(config: OxideConfig, entries: list[dict], kept: list[int]) -> l
     >>> [p["split"] for p in plan][-1], sorted({p["split"] for p in plan[:9]}) != []
     ('heldout_chemistry', True)
     """
-    rng = np.random.default_rng([config.seed, 20])
+    rng = np.random.default_rng([config.seed, stream])
     held_chem = [k for k in kept if _cation_set(entries[k]["numbers"]) == config.heldout_chemistry]
     rest = [k for k in kept if k not in set(held_chem)]
     split_of = dict.fromkeys(held_chem, "heldout_chemistry")
@@ -118,7 +128,7 @@ def plan_parents(config: OxideConfig, entries: list[dict], kept: list[int]) -> l
         split_of.update(dict.fromkeys(members[n_held + n_val : n_held + n_val + n_test], "test"))
         split_of.update(dict.fromkeys(members[n_held + n_val + n_test :], "train"))
     plan = []
-    for parent_id, k in enumerate(kept):
+    for parent_id, k in enumerate(kept, start=first_parent):
         split = split_of[k]
         if split == "heldout":
             families = list(HELDOUT_MD)
@@ -267,13 +277,24 @@ def _stage_candidates(config: OxideConfig, work: Path) -> list[dict]:
     return cands
 
 
-def _stage_relax(config: OxideConfig, work: Path, cands: list[dict], workers: int) -> list[dict]:
+def _stage_relax(
+    config: OxideConfig,
+    work: Path,
+    cands: list[dict],
+    workers: int,
+    indices: list[int] | None = None,
+) -> list[dict]:
+    """Relax the relaxable candidates (of ``indices`` if given); their results in order."""
     out = work / "relaxed"
     out.mkdir(parents=True, exist_ok=True)
     done = {int(p.stem.split("_")[1]) for p in out.glob("cand_*.json")}
+    wanted = _relaxable(config, cands)
+    if indices is not None:
+        chosen = set(indices)
+        wanted = [k for k in wanted if k in chosen]
     # known structure types first, small before large: a partial run holds the most parents
     pending = sorted(
-        (k for k in _relaxable(config, cands) if k not in done),
+        (k for k in wanted if k not in done),
         key=lambda k: (cands[k]["source"] == "pyxtal", len(cands[k]["numbers"]), k),
     )
     _run_pool(
@@ -283,7 +304,7 @@ def _stage_relax(config: OxideConfig, work: Path, cands: list[dict], workers: in
         config,
         "candidates relaxed",
     )
-    return [json.loads((out / f"cand_{k:05d}.json").read_text()) for k in _relaxable(config, cands)]
+    return [json.loads((out / f"cand_{k:05d}.json").read_text()) for k in wanted]
 
 
 def _relaxable(config: OxideConfig, cands: list[dict]) -> list[int]:

@@ -50,8 +50,10 @@ __all__ = [
     "charge_balanced",
     "pymatgen_candidates",
     "pyxtal_candidates",
+    "remaining_candidates",
     "scale_to_bonds",
     "scale_to_volume",
+    "substituted_candidates",
 ]
 
 #: Formal oxidation states of the chemistry.
@@ -134,7 +136,7 @@ COMPOSITIONS: tuple[str, ...] = (
 class Candidate:
     """One candidate parent before relaxation: where it came from and the structure."""
 
-    source: str  # "aflow" | "pymatgen" | "pyxtal" | "aflow-extra"
+    source: str  # "aflow" | "pymatgen" | "pyxtal" | "aflow-extra" | "substituted"
     name: str
     atoms: Atoms
 
@@ -448,3 +450,62 @@ def all_candidates(
         rest_rng = np.random.default_rng([seed, 12])
         found += aflow_extra_candidates(rest_rng, taken, 10**6, frozenset(CATIONS))
     return found
+
+
+def remaining_candidates(seed: int, taken: set[str]) -> list[Candidate]:
+    """Every charge-balanced assignment of the AFLOW prototypes and of pymatgen's bundled
+    structures not named in ``taken`` (a finished run's candidates), in a fixed order.
+
+    The sources :func:`all_candidates` drew two (or three) assignments from, exhausted;
+    the stream ``[seed, 13]`` only orders them. Used to extend a dataset
+    (:mod:`pamm.data.oxide_extension`).
+    """
+    from monty.serialization import loadfn
+    from pymatgen.core import Structure
+
+    rng = np.random.default_rng([seed, 13])
+    fixed = frozenset(taken)
+    out = []
+    for entry in loadfn(_pymatgen_dir() / "analysis" / "prototypes" / "aflow_prototypes.json.gz"):
+        structure = entry["snl"].structure
+        if structure.is_ordered:
+            name = entry["tags"].get("aflow", structure.composition.reduced_formula)
+            out += _mapped(structure, rng, 10**6, name, "aflow", taken=fixed)
+    for path in sorted((_pymatgen_dir() / "util" / "structures").glob("*.json")):
+        structure = loadfn(path)
+        structure = getattr(structure, "final_structure", structure)
+        if isinstance(structure, Structure) and structure.is_ordered:
+            out += _mapped(structure, rng, 10**6, path.stem, "pymatgen", taken=fixed)
+    return out
+
+
+def substituted_candidates(parents: list[dict], seed: int, count: int) -> list[Candidate]:
+    """``count`` isovalent substitutions of multi-cation ``parents`` (relaxed records).
+
+    Each option replaces every atom of one cation species by a cation of the same
+    oxidation state not yet in the compound (Mg/Ca/Zn, Si/Ti; Li and Al have no partner),
+    the cell scaled to the typical bonds (:func:`scale_to_bonds`); ``count`` of all
+    options are drawn with ``default_rng([seed, 14])``, in the options' order.
+    """
+    rng = np.random.default_rng([seed, 14])
+    options = []
+    for p in parents:
+        symbols = Atoms(numbers=p["numbers"]).get_chemical_symbols()
+        present = sorted(set(symbols) - {"O"})
+        if len(present) < 2:
+            continue
+        for old in present:
+            for new in CATIONS:
+                if OXIDATION[new] == OXIDATION[old] and new not in present:
+                    options.append((p, old, new))
+    picked = sorted(rng.permutation(len(options))[:count].tolist())
+    out = []
+    for k in picked:
+        p, old, new = options[k]
+        atoms = Atoms(numbers=p["numbers"], positions=p["positions"], cell=p["cell"], pbc=True)
+        atoms.set_chemical_symbols([new if s == old else s for s in atoms.get_chemical_symbols()])
+        scaled = scale_to_bonds(atoms)
+        if scaled is not None:
+            name = f"{p['name']}|{old}>{new}:{scaled.get_chemical_formula()}"
+            out.append(Candidate("substituted", name, scaled))
+    return out

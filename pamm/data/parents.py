@@ -17,7 +17,9 @@ becomes a parent unless :func:`parent_problem` names a reason:
   of the same reduced composition.
 
 Survivors are deduplicated per reduced formula with pymatgen's ``StructureMatcher``
-(default tolerances); the lowest-energy member of each group is kept.
+(default tolerances); the lowest-energy member of each group is kept. An extension
+(:mod:`pamm.data.oxide_extension`) passes its base's parents as ``fixed``: they are not
+judged again and win their group, so a new structure equal to one of them is a duplicate.
 """
 
 from __future__ import annotations
@@ -107,11 +109,12 @@ def parent_problem(atoms: Atoms, *, fmax: float, volume_ratio: float) -> str | N
     return None
 
 
-def dedupe(entries: list[dict], structures: list) -> list[int]:
+def dedupe(entries: list[dict], structures: list, fixed: int = 0) -> list[int]:
     """Indices of ``entries`` kept after grouping equal structures per reduced formula.
 
     ``structures`` are pymatgen ``Structure`` objects aligned with ``entries`` (each
-    with ``energy_per_atom``); within a group the lowest energy wins.
+    with ``energy_per_atom``); within a group the lowest energy wins, except that the
+    first ``fixed`` entries are always kept and a group holding one keeps no other.
     """
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
@@ -125,16 +128,21 @@ def dedupe(entries: list[dict], structures: list) -> list[int]:
         index_of = {id(structures[k]): k for k in members}
         for group in groups:
             ids = [index_of[id(s)] for s in group]
-            kept.append(min(ids, key=lambda k: (entries[k]["energy_per_atom"], k)))
+            held = [k for k in ids if k < fixed]
+            kept += held or [min(ids, key=lambda k: (entries[k]["energy_per_atom"], k))]
     return sorted(kept)
 
 
-def select_parents(entries: list[dict], *, max_above: float = 0.3) -> tuple[list[int], dict]:
+def select_parents(
+    entries: list[dict], *, max_above: float = 0.3, fixed: int = 0
+) -> tuple[list[int], dict]:
     """Indices of candidates that become parents, and the dropped count per reason.
 
     ``entries`` are :func:`relax_candidate` results. Rules are applied in the order of
     the module docstring; ``high_energy`` is judged against the lowest surviving
-    candidate of the same reduced formula, then duplicates are merged.
+    candidate of the same reduced formula, then duplicates are merged. The first
+    ``fixed`` entries are parents already (an extension's base): never dropped, they
+    count for the lowest energy and win their duplicate group.
     """
     from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -143,11 +151,12 @@ def select_parents(entries: list[dict], *, max_above: float = 0.3) -> tuple[list
     atoms_of = {}
     for k, e in enumerate(entries):
         atoms = Atoms(numbers=e["numbers"], positions=e["positions"], cell=e["cell"], pbc=True)
-        problem = (
-            "error"
-            if e.get("error")
-            else parent_problem(atoms, fmax=e["fmax"], volume_ratio=e["volume_ratio"])
-        )
+        if k < fixed:
+            problem = None
+        elif e.get("error"):
+            problem = "error"
+        else:
+            problem = parent_problem(atoms, fmax=e["fmax"], volume_ratio=e["volume_ratio"])
         if problem:
             dropped[problem] = dropped.get(problem, 0) + 1
         else:
@@ -157,11 +166,16 @@ def select_parents(entries: list[dict], *, max_above: float = 0.3) -> tuple[list
     lowest: dict[str, float] = {}
     for k in alive:
         lowest[formula[k]] = min(lowest.get(formula[k], np.inf), entries[k]["energy_per_atom"])
-    low = [k for k in alive if entries[k]["energy_per_atom"] - lowest[formula[k]] <= max_above]
+    low = [
+        k
+        for k in alive
+        if k < fixed or entries[k]["energy_per_atom"] - lowest[formula[k]] <= max_above
+    ]
     if len(low) < len(alive):
         dropped["high_energy"] = len(alive) - len(low)
     structures = [AseAtomsAdaptor.get_structure(atoms_of[k]) for k in low]
-    kept = [low[k] for k in dedupe([entries[k] for k in low], structures)]
+    n_fixed = sum(k < fixed for k in low)  # low keeps the order: the fixed ones come first
+    kept = [low[k] for k in dedupe([entries[k] for k in low], structures, n_fixed)]
     if len(kept) < len(low):
         dropped["duplicate"] = len(low) - len(kept)
     return kept, dropped

@@ -6,12 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from ase.build import bulk
-from ase.calculators.lj import LennardJones
 
 import pamm.data.oxide_dataset as od
-from pamm.data.oxides import Candidate
-from pamm.data.sampling import SamplingRecipe
 
 
 def test_plan_splits_by_parent_and_holds_out_a_chemistry() -> None:
@@ -37,68 +33,10 @@ def test_plan_splits_by_parent_and_holds_out_a_chemistry() -> None:
     )
 
 
-def _lj():
-    return LennardJones(sigma=1.9, epsilon=0.05, rc=5.0, smooth=True)
-
-
-@pytest.fixture
-def fake_chemistry(monkeypatch):
-    """Four candidates, 'relaxed' as they are, labelled by Lennard-Jones."""
-    import pamm.data.oxides as oxides
-    import pamm.data.parents as parents
-
-    structures = [
-        bulk("MgO", "rocksalt", a=4.21),
-        bulk("CaO", "rocksalt", a=4.8),
-        bulk("ZnO", "wurtzite", a=3.25, c=5.2),
-        bulk("MgO", "rocksalt", a=4.3, cubic=True),
-    ] * 2
-    cands = [Candidate("test", f"c{k}", a) for k, a in enumerate(structures)]
-    monkeypatch.setattr(oxides, "all_candidates", lambda seed, **kw: cands)
-
-    def relax(atoms, calc, max_steps=0):
-        atoms = atoms.copy()
-        atoms.calc = _lj()
-        e = atoms.get_potential_energy()
-        return {
-            "numbers": atoms.numbers.tolist(),
-            "positions": atoms.positions.tolist(),
-            "cell": atoms.cell.array.tolist(),
-            "energy": e,
-            "energy_per_atom": e / len(atoms),
-            "fmax": 0.0,
-            "steps": 0,
-            "volume_ratio": 1.0,
-            "error": None,
-            "seconds": 0.0,
-        }
-
-    monkeypatch.setattr(parents, "relax_candidate", relax)
-    monkeypatch.setattr(od, "_calc", _lj)
-    monkeypatch.setattr(parents, "dedupe", lambda entries, structures: list(range(len(entries))))
-    return cands
-
-
-def test_pipeline_resumes_and_assembles_by_parent(tmp_path, fake_chemistry) -> None:
+def test_pipeline_resumes_and_assembles_by_parent(tmp_path, fake_chemistry, tiny_config) -> None:
     from fairchem.core.datasets import AseDBDataset
 
-    recipe = SamplingRecipe(
-        rattle_pool=2,
-        rattle_frames=1,
-        relax_frames=2,
-        relax_max_steps=5,
-        md_equilibrate_fs=4.0,
-        md_stride_fs=2.0,
-        md_frames=1,
-    )
-    config = od.OxideConfig(
-        heldout_chemistry=("Zn",),
-        heldout_parent_fraction=0.2,
-        val_fraction=0.2,
-        test_fraction=0.2,
-        recipe=recipe,
-        min_atoms=4,
-    )
+    config = tiny_config
     out = tmp_path / "data"
     assert od.generate_oxides(config, out, workers=1, stop_after="parents") is None
     state = json.loads((out / ".work" / "parents.json").read_text())

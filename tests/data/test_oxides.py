@@ -16,7 +16,9 @@ from pamm.data.oxides import (
     charge_balanced,
     pymatgen_candidates,
     pyxtal_candidates,
+    remaining_candidates,
     scale_to_bonds,
+    substituted_candidates,
 )
 
 
@@ -114,3 +116,46 @@ def test_all_multication_assignments_extend_the_extras() -> None:
     assert not {c.name for c in rest} & taken
     assert len(rest) >= 150  # every assignment: ~300 of the 3-4-species prototypes in all
     assert any(not set(c.atoms.get_chemical_symbols()) & {"Li", "Al"} for c in rest)
+
+
+def test_remaining_candidates_use_no_taken_name() -> None:
+    everything = remaining_candidates(0, set())
+    taken = {c.name for c in everything[::3]}
+    rest = remaining_candidates(0, taken)
+    assert {c.source for c in everything} == {"aflow", "pymatgen"}
+    # exactly the names not taken (the seeded stream only orders them)
+    assert rest and sorted(c.name for c in rest) == sorted(
+        c.name for c in everything if c.name not in taken
+    )
+
+
+def _record(atoms) -> dict:
+    return {
+        "name": atoms.get_chemical_formula(),
+        "numbers": atoms.numbers.tolist(),
+        "positions": atoms.positions.tolist(),
+        "cell": atoms.cell.array.tolist(),
+    }
+
+
+def test_substitutions_are_isovalent_and_seeded() -> None:
+    from ase import Atoms
+
+    catio3 = Atoms(
+        "CaTiO3",
+        scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+        cell=[3.9] * 3,
+        pbc=True,
+    )
+    parents = [_record(bulk("MgO", "rocksalt", a=4.21)), _record(catio3)]
+    every = substituted_candidates(parents, seed=0, count=10)
+    # MgO has one cation: none; CaTiO3: Ca->Mg, Ca->Zn, Ti->Si
+    assert sorted(c.atoms.get_chemical_formula() for c in every) == ["CaO3Si", "MgO3Ti", "O3TiZn"]
+    for c in every:
+        symbols = c.atoms.get_chemical_symbols()
+        assert c.source == "substituted" and c.name.startswith("CaO3Ti|")
+        assert charge_balanced({el: symbols.count(el) for el in set(symbols)})
+        np.testing.assert_allclose(c.atoms.get_scaled_positions(), catio3.get_scaled_positions())
+    two = substituted_candidates(parents, seed=0, count=2)
+    assert len(two) == 2 and {c.name for c in two} < {c.name for c in every}
+    assert [c.name for c in two] == [c.name for c in substituted_candidates(parents, 0, 2)]

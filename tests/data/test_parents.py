@@ -66,3 +66,25 @@ def test_select_drops_high_energy_and_merges_duplicates() -> None:
     assert dropped == {"not_converged": 1, "high_energy": 1, "duplicate": 2}
     kept, dropped = select_parents(entries, max_above=0.5)
     assert kept == [1, 3, 4] and "high_energy" not in dropped
+
+
+def test_fixed_parents_are_kept_and_win_their_duplicate_group() -> None:
+    """An extension's base parents (the first ``fixed``) are never dropped; new equal
+    structures are duplicates of them even when lower in energy."""
+    prim = _rocksalt()
+    conventional = bulk("MgO", "rocksalt", a=4.21, cubic=True)  # same crystal as prim
+    wurtzite = bulk("ZnO", "wurtzite", a=3.25, c=5.2)
+    zno_rocksalt = bulk("ZnO", "rocksalt", a=4.28)
+    entries = [
+        _entry(prim, -6.00),  # base
+        _entry(zno_rocksalt, -4.10),  # base, 0.4 above the new wurtzite: kept anyway
+        _entry(conventional, -6.05),  # new duplicate of a base parent, lower: dropped
+        _entry(wurtzite, -4.50),  # new: kept
+        _entry(bulk("MgO", "wurtzite", a=3.3, c=5.3), -5.60),  # new, 0.4 above base: dropped
+    ]
+    kept, dropped = select_parents(entries, max_above=0.3, fixed=2)
+    assert kept == [0, 1, 3]
+    assert dropped == {"high_energy": 1, "duplicate": 1}
+    # without the fixed base the same pool keeps the lower conventional cell instead
+    kept, _ = select_parents(entries, max_above=0.3)
+    assert 2 in kept and 0 not in kept and 1 not in kept
