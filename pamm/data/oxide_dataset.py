@@ -396,15 +396,29 @@ def generate_oxides(
     if stop_after == "tasks":
         return None
     card = _assemble(config, out_dir, state, entries, results)
+    return _finish(out_dir, card, cands, state, start=start, workers=workers, keep_work=keep_work)
+
+
+def _finish(
+    out_dir: Path,
+    card: dict,
+    cands: list[dict],
+    state: dict,
+    *,
+    start: float,
+    workers: int,
+    keep_work: bool,
+) -> dict:
+    """Write the two records and ``dataset.json`` (last: it marks the folder finished)."""
     for name, record in ((CANDIDATE_RECORD, cands), (PARENT_RECORD, state)):
         atomic_write_bytes(out_dir / name, gzip.compress(json.dumps(record).encode(), 9, mtime=0))
     card["run"] = {
         "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
         "workers": workers,
     }
-    atomic_write_text(card_path, json.dumps(card, indent=2))
+    atomic_write_text(out_dir / "dataset.json", json.dumps(card, indent=2))
     if not keep_work:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(out_dir / ".work", ignore_errors=True)
     return card
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -41,11 +40,12 @@ from pamm.data.oxide_dataset import (
     PARENT_RECORD,
     OxideConfig,
     _assemble,
+    _finish,
     _stage_relax,
     _stage_tasks,
     plan_parents,
 )
-from pamm.plumbing import atomic_write_bytes, atomic_write_text
+from pamm.plumbing import atomic_write_text
 
 __all__ = ["DatasetFolderError", "extend_oxides"]
 
@@ -225,16 +225,7 @@ def extend_oxides(
     results = _base_results(base_dir, state["tasks"][:n_base_tasks]) + new_results
     card = _assemble(config, out_dir, state, entries, results)
     card = _merge_base_counts(card, base_card, state, entries, new_results)
-    for name, record in ((CANDIDATE_RECORD, cands), (PARENT_RECORD, state)):
-        atomic_write_bytes(out_dir / name, gzip.compress(json.dumps(record).encode(), 9, mtime=0))
-    card["run"] = {
-        "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
-        "workers": workers,
-    }
-    atomic_write_text(card_path, json.dumps(card, indent=2))
-    if not keep_work:
-        shutil.rmtree(work, ignore_errors=True)
-    return card
+    return _finish(out_dir, card, cands, state, start=start, workers=workers, keep_work=keep_work)
 
 
 def _merge_base_counts(
