@@ -263,16 +263,7 @@ def _stage_candidates(config: OxideConfig, work: Path) -> list[dict]:
         extra_per_prototype=config.extra_per_prototype,
         all_multication=config.all_multication,
     )
-    cands = [
-        {
-            "source": c.source,
-            "name": c.name,
-            "numbers": c.atoms.numbers.tolist(),
-            "positions": c.atoms.positions.tolist(),
-            "cell": c.atoms.cell.array.tolist(),
-        }
-        for c in found
-    ]
+    cands = [c.as_record() for c in found]
     atomic_write_text(path, json.dumps(cands))
     return cands
 

@@ -86,17 +86,7 @@ def _stage_candidates(
 
         found = remaining_candidates(config.seed, {c["name"] for c in base_cands})
         found += substituted_candidates(base_parents, config.seed, SUBSTITUTIONS)
-        new = [
-            {
-                "source": c.source,
-                "name": c.name,
-                "numbers": c.atoms.numbers.tolist(),
-                "positions": c.atoms.positions.tolist(),
-                "cell": c.atoms.cell.array.tolist(),
-            }
-            for c in found
-        ]
-        atomic_write_text(path, json.dumps(new))
+        atomic_write_text(path, json.dumps([c.as_record() for c in found]))
     return base_cands + json.loads(path.read_text())
 
 

@@ -140,6 +140,16 @@ class Candidate:
     name: str
     atoms: Atoms
 
+    def as_record(self) -> dict:
+        """The JSON-able record a dataset's candidate list stores."""
+        return {
+            "source": self.source,
+            "name": self.name,
+            "numbers": self.atoms.numbers.tolist(),
+            "positions": self.atoms.positions.tolist(),
+            "cell": self.atoms.cell.array.tolist(),
+        }
+
 
 def charge_balanced(counts: dict[str, int | float]) -> bool:
     """Whether the formal charges of ``counts`` (element → number) sum to zero."""
