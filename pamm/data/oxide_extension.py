@@ -57,6 +57,7 @@ class DatasetFolderError(ValueError):
 SPLIT_STREAM = 22  # the new parents' split draw: default_rng([seed, 22])
 TASK_ORDER_STREAM = 23  # the new tasks' run order
 SUBSTITUTIONS = 120  # isovalent substitutions of base parents drawn as candidates
+FRAME_INFO = ("sid", "family", "task", "frame", "parent", "parent_name", "split")
 
 
 def _read_gz(path: Path):
@@ -152,24 +153,21 @@ def _base_results(base_dir: Path, tasks: list[dict]) -> list[dict]:
         dataset = open_aselmdb(base_dir / split)
         for idx in range(len(dataset)):
             atoms = dataset.get_atoms(idx)
-            info = {k: atoms.info[k] for k in ("sid", "family", "task", "frame", "parent")}
-            info |= {"parent_name": atoms.info["parent_name"], "split": atoms.info["split"]}
-            atoms.info = info
-            frames[int(info["task"])].append(atoms)
+            atoms.info = {k: atoms.info[k] for k in FRAME_INFO}  # as run_task stores it
+            frames[int(atoms.info["task"])].append(atoms)
     return [
         {
             "task": t,
-            "frames": [_frame_to_dict(a) for a in sorted(frames[t["index"]], key=_frame_no)],
+            "frames": [
+                _frame_to_dict(a)
+                for a in sorted(frames[t["index"]], key=lambda a: int(a.info["frame"]))
+            ],
             "rejected": {},
             "error": None,
             "seconds": 0.0,
         }
         for t in tasks
     ]
-
-
-def _frame_no(atoms) -> int:
-    return int(atoms.info["frame"])
 
 
 def extend_oxides(
