@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from benchmarks.compare_table import write_table  # noqa: E402
 from pamm.evaluate import evaluate_checkpoint, load_predictor  # noqa: E402
-from pamm.plumbing import atomic_write_json  # noqa: E402
+from pamm.plumbing import atomic_write_json, folder_sha256  # noqa: E402
 from pamm.train import (  # noqa: E402
     VARIANTS,
     References,
@@ -85,11 +85,13 @@ def _claim(lock: Path) -> bool:
 
 
 def _references(data: Path, out: Path) -> References:
-    """Element references fitted once on ``data/train`` and cached in ``OUT/references.json``."""
+    """Element references fitted once on ``data/train`` and cached in ``OUT/references.json``
+    (refitted when the training files change)."""
     cache = out / "references.json"
+    train_sha256 = folder_sha256(data / "train")
     if cache.is_file():
         d = json.loads(cache.read_text())
-        if d.get("train_dir") == str((data / "train").resolve()) and "stress_rmsd" in d:
+        if d.get("train_sha256") == train_sha256 and "stress_rmsd" in d:
             return References(
                 tuple(d["elem_refs"]), d["normalizer_rmsd"], d["n_structures"], d["stress_rmsd"]
             )
@@ -98,6 +100,7 @@ def _references(data: Path, out: Path) -> References:
         cache,
         {
             "train_dir": str((data / "train").resolve()),
+            "train_sha256": train_sha256,
             "elem_refs": list(refs.elem_refs),
             "normalizer_rmsd": refs.normalizer_rmsd,
             "stress_rmsd": refs.stress_rmsd,

@@ -8,9 +8,11 @@ Trains once through the packaged ``fairchem -c`` config (``pamm.train``), keepin
 checkpoint every ``--every`` steps, then scores each checkpoint on the val and test
 splits (``pamm.evaluate``, the first ``--eval-limit`` structures of each split, which the
 oxide recipe stores in a seeded random order). Resumable: a finished training run is
-reused and every scored checkpoint is written to the JSON at once. The JSON also holds
-the dataset's composition-only and ridge rows (``DATA/statistics.json``) and the issue's
-targets, so the reader sees the floor in the same place. ``--init CKPT`` fine-tunes from a
+reused and every scored checkpoint is written to the JSON at once (a point is reused only
+when it was scored on the same checkpoint file, splits and limit: ``point["scored"]``).
+The JSON also holds the dataset's composition-only and ridge rows
+(``DATA/statistics.json``) and the issue's targets, so the reader sees the floor in the
+same place. ``--init CKPT`` fine-tunes from a
 checkpoint (``pamm train --init``); its step-0 point is then CKPT's weights. With
 ``--train-only memory`` only the motif memory and its fusion train (backbone frozen).
 """
@@ -29,7 +31,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from pamm.evaluate import evaluate_checkpoint  # noqa: E402
 from pamm.finetune import TRAIN_ONLY, init_overrides  # noqa: E402
-from pamm.plumbing import atomic_write_text  # noqa: E402
+from pamm.plumbing import atomic_write_text, folder_sha256, sha256_file  # noqa: E402
 from pamm.train import config_path, fit_references, run_fairchem, training_overrides  # noqa: E402
 
 TARGETS = {
@@ -126,16 +128,20 @@ def main(argv: list[str] | None = None) -> int:
             for s, v in stats.get("splits", {}).items()
         },
     }
-    points = {p["step"]: p for p in result.get("points", [])}
+    splits = {s: args.data / s for s in ("val", "test")}
+    scored_on = {f"{s}_sha256": folder_sha256(d) for s, d in splits.items()}
+    scored_on["eval_limit"] = args.eval_limit
+    points = {}
     ckpts = _checkpoints(ckpt_root)
     final = ckpt_root / "final" / "inference_ckpt.pt"
     first = ckpts[0][1].stat().st_mtime if ckpts else final.stat().st_mtime
+    earlier = {p["step"]: p for p in result.get("points", [])}
     for step, ckpt in [*ckpts, (args.steps, final)]:
-        if step in points:
+        scored = {"checkpoint_sha256": sha256_file(ckpt), **scored_on}
+        if earlier.get(step, {}).get("scored") == scored:  # this very checkpoint, scored so
+            points[step] = earlier[step]
             continue
-        metrics = evaluate_checkpoint(
-            ckpt, {s: args.data / s for s in ("val", "test")}, limit=args.eval_limit
-        )
+        metrics = evaluate_checkpoint(ckpt, splits, limit=args.eval_limit)
         points[step] = {
             "step": step,
             "train_minutes": round((ckpt.stat().st_mtime - first) / 60, 2),
@@ -144,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 for s, m in metrics.items()
                 for k in ("energy_mae_mev_per_atom", "force_mae_mev_per_a")
             },
+            "scored": scored,
         }
         result["points"] = [points[k] for k in sorted(points)]
         atomic_write_text(args.json, json.dumps(result, indent=1))

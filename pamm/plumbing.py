@@ -73,6 +73,7 @@ __all__ = [
     "atoms_to_batch",
     "configured_roots",
     "find_checkpoint",
+    "folder_sha256",
     "list_under",
     "load_checked_model",
     "resolve_under",
@@ -200,6 +201,16 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     with Path(path).open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
+    return h.hexdigest()
+
+
+def folder_sha256(folder: str | os.PathLike[str]) -> str:
+    """sha256 over the relative names and contents of a folder's files (all depths): a cache
+    key that changes with the data, not only with its path."""
+    folder = Path(folder)
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(f"{path.relative_to(folder).as_posix()}\0{sha256_file(path)}\0".encode())
     return h.hexdigest()
 
 

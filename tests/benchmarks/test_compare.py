@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -192,3 +193,23 @@ def test_diagnostics_of_each_run_join_the_table() -> None:
     md = " ".join(render_markdown(summary | {"diagnostics": [diag]}).split())
     row = "| gate_s0 | 0.610 ± 0.200 | 12.5 / 25.0 | 0.150 (0.30–0.90) | 38 / 46 | 5.18 | - |"
     assert row in md
+
+
+def test_cached_references_follow_the_training_files(tmp_path) -> None:
+    """The cache is keyed by the train files' contents: new data at the same path refits."""
+    from benchmarks.compare import _references
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    out.mkdir()
+    _copy_split(DATA / "train", data / "train", 12)
+    first = _references(data, out)
+    assert _references(data, out) == first  # cached
+    cached = json.loads((out / "references.json").read_text())
+    cached["elem_refs"] = [r + 1.0 for r in cached["elem_refs"]]
+    (out / "references.json").write_text(json.dumps(cached))
+    assert _references(data, out).elem_refs == tuple(cached["elem_refs"])  # read from the cache
+    shutil.rmtree(data / "train")
+    _copy_split(DATA / "val", data / "train", 12)  # other frames, same path
+    again = _references(data, out)
+    assert again.elem_refs != tuple(cached["elem_refs"])
+    assert again.n_structures == 12
