@@ -170,7 +170,8 @@ def _demo_card(cards: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines += [
         "",
         "One seed each: differences between these rows are not a comparison of the variants",
-        "(that is `benchmarks/results/results.md`: several seeds, paired intervals).",
+        "(that is `benchmarks/results/results.md`: several seeds, paired intervals, 175 steps;",
+        "its README says which version of the data it was made on).",
     ]
     lines += [
         "",

@@ -4,11 +4,13 @@
 # (benchmarks/learning_curve.py: checkpoints every 500 steps, scored on val/test), adopted as
 # the seed-0 run record of benchmarks/compare.py and exported from there.
 #   STEPS=3000 VARIANTS="baseline gate affine" scripts/train_demo_checkpoints.sh
-# The bundled ones (2026-12-02): STEPS=3000 VARIANTS="baseline gate" THREADS=1 (the two side by
-# side, 87 min), then affine at 1000 steps only (session time):
-#   python benchmarks/compare.py run --data assets/data --out benchmarks/results/demo \
-#       --variants affine --seeds 0 --steps 1000 --threads 1
-# (the same training as STEPS=1000 VARIANTS=affine here: same seed, same data order).
+# The bundled ones (2026-12-05, on the 319-parent data; one learning-curve file each,
+# benchmarks/results/learning_curve_oxides319_*.json):
+#   STEPS=3000 VARIANTS=baseline THREADS=2 scripts/train_demo_checkpoints.sh       # 65 min
+#   INIT=assets/checkpoints/baseline.pt TRAIN_ONLY=memory VARIANTS=gate STEPS=1000 \
+#       EXTRA='table_lr_factor=10' THREADS=1 scripts/train_demo_checkpoints.sh     # 31 min
+#   STEPS=1000 VARIANTS=affine THREADS=1 scripts/train_demo_checkpoints.sh        # 28 min
+# (gate and affine side by side, one thread each).
 # Fine-tuning instead (INIT=a trained baseline checkpoint): gate/affine start from INIT with a
 # zero-initialised memory attached (`pamm attach`, exactly INIT's predictions at step 0) and
 # train STEPS more steps at LR (`--init`; the card says what they started from):
@@ -36,13 +38,13 @@ read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 for v in $VARIANTS; do
     init_args=()
     init_from=()
-    curve="benchmarks/results/learning_curve_oxides_${v}.json"
+    curve="benchmarks/results/learning_curve_oxides319_${v}.json"
     if [[ -n "$INIT" && "$v" != baseline ]]; then
         mkdir -p "$WORK/$v"
         [[ -f "$WORK/$v/init.pt" ]] || "$PY" -m pamm_lab.cli attach "$INIT" "$WORK/$v/init.pt" --fusion "$v"
         init_args=(--init "$WORK/$v/init.pt" ${TRAIN_ONLY:+--train-only "$TRAIN_ONLY"})
         init_from=(--init-from "$INIT" ${TRAIN_ONLY:+--train-only "$TRAIN_ONLY"})  # recorded
-        curve="benchmarks/results/learning_curve_oxides_${v}_finetune${TRAIN_ONLY:+_$TRAIN_ONLY}.json"
+        curve="benchmarks/results/learning_curve_oxides319_${v}_finetune${TRAIN_ONLY:+_$TRAIN_ONLY}.json"
     fi
     OMP_NUM_THREADS=$THREADS "$PY" benchmarks/learning_curve.py --data assets/data --variant "$v" \
         --steps "$STEPS" --every "$EVERY" --eval-limit 300 --json "$curve" --work "$WORK/$v" \

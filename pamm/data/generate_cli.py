@@ -1,14 +1,12 @@
 """``pamm generate``: the synthetic datasets (CHGNet labels, not DFT).
 
-The default recipe, ``oxides``, builds the bundled demo data (oxides of Si Al Mg Ti Ca Li
-Zn, relaxed parents, splits by parent; :mod:`pamm.data.oxide_dataset`)::
+The default recipe, ``oxides``, builds an oxide dataset (oxides of Si Al Mg Ti Ca Li Zn,
+relaxed parents, splits by parent; :mod:`pamm.data.oxide_dataset`); the bundled demo data is
+such a run extended by ``--extend BASE``, which adds parents to a finished oxide dataset,
+keeping its frames (:mod:`pamm.data.oxide_extension`)::
 
-    pamm generate --out assets/data --seed 0 --workers 2
-
-``--extend BASE`` adds parents to a finished oxide dataset, keeping its frames
-(:mod:`pamm.data.oxide_extension`)::
-
-    pamm generate --extend assets/data --out assets/data-extended --workers 2
+    pamm generate --out /tmp/oxides --seed 0 --workers 2
+    pamm generate --extend /tmp/oxides --out assets/data --workers 2
 
 ``--recipe omat-like`` is the earlier any-element recipe (:mod:`pamm.data.generate`).
 Re-running the same command resumes an interrupted run; a finished run is left as is.
