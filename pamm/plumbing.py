@@ -205,11 +205,13 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def folder_sha256(folder: str | os.PathLike[str]) -> str:
-    """sha256 over the relative names and contents of a folder's files (all depths): a cache
-    key that changes with the data, not only with its path."""
+    """sha256 over the relative names and contents of a folder's files (all depths; the
+    ``*.aselmdb-lock`` files LMDB readers may leave are not data): a cache key that changes with
+    the data, not only with its path."""
     folder = Path(folder)
+    files = [p for p in folder.rglob("*") if p.is_file() and p.suffix != ".aselmdb-lock"]
     h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(files):
         h.update(f"{path.relative_to(folder).as_posix()}\0{sha256_file(path)}\0".encode())
     return h.hexdigest()
 
