@@ -31,32 +31,32 @@ def test_dataset_is_bundled() -> None:
 
 
 @pytest.fixture(scope="module")
-def data_dir() -> Path:
-    return DATA
-
-
-@pytest.fixture(scope="module")
-def frames(data_dir):
+def frames():
     from pamm.data.readers import read_structures
 
-    return {split: read_structures(data_dir / split) for split in OXIDE_SPLITS}
+    return {split: read_structures(DATA / split) for split in OXIDE_SPLITS}
 
 
 @pytest.fixture(scope="module")
-def card(data_dir) -> dict:
-    return json.loads((data_dir / "dataset.json").read_text())
+def card() -> dict:
+    return json.loads((DATA / "dataset.json").read_text())
 
 
-def test_card_matches_shards(data_dir, card, frames) -> None:
+@pytest.fixture(scope="module")
+def parent_record() -> dict:
+    return json.loads(gzip.decompress((DATA / PARENT_RECORD).read_bytes()))
+
+
+def test_card_matches_shards(card, frames) -> None:
     assert card["label_source"].startswith("CHGNet")
     assert 6000 <= card["n_structures"] <= 12000  # issue #13
     assert card["n_parents"] >= 300
-    size = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
-    assert size <= 30 * 2**20, f"{data_dir} is {size / 2**20:.1f} MiB"
-    assert not (data_dir / ".work").exists()
+    size = sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file())
+    assert size <= 30 * 2**20, f"{DATA} is {size / 2**20:.1f} MiB"
+    assert not (DATA / ".work").exists()
     for split, fs in frames.items():
         assert dict(Counter(a.info["family"] for a in fs)) == card["counts"][split], split
-        natoms = np.load(data_dir / split / "metadata.npz")["natoms"]
+        natoms = np.load(DATA / split / "metadata.npz")["natoms"]
         assert natoms.tolist() == [len(a) for a in fs]
         assert all(8 <= len(a) <= 64 for a in fs)
         assert set(card["elements"]) == {"O", "Si", "Al", "Mg", "Ti", "Ca", "Li", "Zn"}
@@ -110,7 +110,7 @@ def test_families_do_what_their_names_say(frames) -> None:
 
 
 @pytest.mark.slow
-def test_a_stored_task_is_recomputed(data_dir, card, frames) -> None:
+def test_a_stored_task_is_recomputed(card, frames, parent_record) -> None:
     """Re-running one rattled task from the parent record gives the stored frames (in an
     extension, one of its own tasks)."""
     pytest.importorskip("chgnet")
@@ -118,10 +118,9 @@ def test_a_stored_task_is_recomputed(data_dir, card, frames) -> None:
     from pamm.data.recipes import chgnet_calculator
 
     config = OxideConfig.from_dict(card["config"])
-    state = json.loads(gzip.decompress((data_dir / PARENT_RECORD).read_bytes()))
-    first = state.get("extension", {}).get("n_base_tasks", 0)
-    task = next(t for t in state["tasks"][first:] if t["family"] == "rattled-500")
-    result = run_task(config, task, state["parents"][task["parent"]], chgnet_calculator())
+    first = parent_record.get("extension", {}).get("n_base_tasks", 0)
+    task = next(t for t in parent_record["tasks"][first:] if t["family"] == "rattled-500")
+    result = run_task(config, task, parent_record["parents"][task["parent"]], chgnet_calculator())
     stored = {a.info["sid"]: a for fs in frames.values() for a in fs}
     assert result["frames"]
     for frame in result["frames"]:
@@ -133,15 +132,15 @@ def test_a_stored_task_is_recomputed(data_dir, card, frames) -> None:
         np.testing.assert_allclose(atoms.get_forces(), frame["forces"], atol=1e-3)
 
 
-def test_the_extension_keeps_the_first_runs_parents_and_tasks(card, frames) -> None:
+def test_the_extension_keeps_the_first_runs_parents_and_tasks(card, frames, parent_record) -> None:
     """The first run's parents and tasks come first and keep their frames; the extension's
     tasks sample only its own parents."""
     ext = card["extension"]
-    state = json.loads(gzip.decompress((DATA / PARENT_RECORD).read_bytes()))
-    n_base, n_tasks = state["extension"]["n_base_parents"], state["extension"]["n_base_tasks"]
+    n_base = parent_record["extension"]["n_base_parents"]
+    n_tasks = parent_record["extension"]["n_base_tasks"]
     assert n_base == ext["base_n_parents"]
-    assert card["n_parents"] == n_base + ext["n_parents"] == len(state["parents"])
-    first, added = state["tasks"][:n_tasks], state["tasks"][n_tasks:]
+    assert card["n_parents"] == n_base + ext["n_parents"] == len(parent_record["parents"])
+    first, added = parent_record["tasks"][:n_tasks], parent_record["tasks"][n_tasks:]
     assert sorted(t["index"] for t in first) == list(range(n_tasks))
     assert all(t["parent"] < n_base for t in first)
     assert all(t["parent"] >= n_base for t in added)
