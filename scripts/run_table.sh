@@ -25,7 +25,7 @@ worker() {
         --variants baseline,gate,affine
 }
 for i in $(seq 1 "$WORKERS"); do
-    worker > "$OUT/worker$i.log" 2>&1 &
+    worker > "$OUT/worker$i.$$.log" 2>&1 &  # $$: a second invocation keeps its own logs
     sleep 20  # let the first worker claim its run and fit the references first
 done
 wait
