@@ -170,8 +170,9 @@ def _demo_card(cards: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines += [
         "",
         "One seed each: differences between these rows are not a comparison of the variants",
-        "(that is `benchmarks/results/results.md`: several seeds, paired intervals, 175 steps;",
-        "its README says which version of the data it was made on).",
+        "(that is `benchmarks/results/oxides319/results.md` on this data: several seeds,",
+        "paired intervals, 175 steps; `benchmarks/results/results.md` is the same table on the",
+        "239-parent version of the data).",
     ]
     lines += [
         "",
