@@ -170,9 +170,9 @@ def _demo_card(cards: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines += [
         "",
         "One seed each: differences between these rows are not a comparison of the variants",
-        "(that is `benchmarks/results/oxides319/results.md` on this data: several seeds,",
-        "paired intervals, 175 steps; `benchmarks/results/results.md` is the same table on the",
-        "239-parent version of the data).",
+        "(that is the comparison table: several seeds, paired intervals, 175 steps;",
+        "`benchmarks/results/oxides319/results.md` on the bundled 319-parent data,",
+        "`benchmarks/results/results.md` on its 239-parent version).",
     ]
     lines += [
         "",
