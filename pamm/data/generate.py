@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from collections import Counter
@@ -198,10 +197,9 @@ _WORKER_STATE: dict = {}
 
 
 def _init_worker(config_dict: dict, seeds: list[Seed]) -> None:
-    import torch
+    from pamm.data.chgnet_labels import one_thread_per_worker
 
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    torch.set_num_threads(1)
+    one_thread_per_worker()
     _WORKER_STATE.update(config=GenerateConfig.from_dict(config_dict), seeds=seeds)
 
 

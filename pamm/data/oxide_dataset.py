@@ -143,19 +143,16 @@ _STATE: dict = {}
 
 
 def _init_worker(config_dict: dict) -> None:
-    import os
+    from pamm.data.chgnet_labels import one_thread_per_worker
 
-    import torch
-
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    torch.set_num_threads(1)
+    one_thread_per_worker()
     _STATE["config"] = OxideConfig.from_dict(config_dict)
 
 
 def _calc():
-    from pamm.data.recipes import chgnet_calculator
+    from pamm.data.chgnet_labels import chgnet_labeller
 
-    return chgnet_calculator()
+    return chgnet_labeller()
 
 
 def _relax_work(args: tuple[int, dict, str]) -> int:

@@ -89,7 +89,11 @@ def frame_problem(atoms: Atoms, filt: FrameFilter, forces: np.ndarray | None = N
 
 @functools.cache
 def chgnet_calculator():
-    """One CHGNet ASE calculator per process (offline: ``HF_HUB_OFFLINE=1``, CPU)."""
+    """One CHGNet ASE calculator per process (offline: ``HF_HUB_OFFLINE=1``, CPU).
+
+    The generators label with :func:`pamm.data.chgnet_labels.chgnet_labeller` (the same
+    model, 1.7x faster); this is CHGNet's own calculator, the reference it is tested on.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         from chgnet.model import CHGNet
@@ -186,7 +190,10 @@ def run_recipe(
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
     from ase.optimize import FIRE
 
-    calc = chgnet_calculator() if calc is None else calc
+    if calc is None:
+        from pamm.data.chgnet_labels import chgnet_labeller
+
+        calc = chgnet_labeller()
     rejected: dict[str, int] = {}
     atoms = atoms.copy()
     if family in {"rattled-300", "rattled-500", "rattled-1000"}:

@@ -114,13 +114,13 @@ def test_a_stored_task_is_recomputed(card, frames, parent_record) -> None:
     """Re-running one rattled task from the parent record gives the stored frames (in an
     extension, one of its own tasks)."""
     pytest.importorskip("chgnet")
+    from pamm.data.chgnet_labels import chgnet_labeller
     from pamm.data.oxide_dataset import run_task
-    from pamm.data.recipes import chgnet_calculator
 
     config = OxideConfig.from_dict(card["config"])
     first = parent_record.get("extension", {}).get("n_base_tasks", 0)
     task = next(t for t in parent_record["tasks"][first:] if t["family"] == "rattled-500")
-    result = run_task(config, task, parent_record["parents"][task["parent"]], chgnet_calculator())
+    result = run_task(config, task, parent_record["parents"][task["parent"]], chgnet_labeller())
     stored = {a.info["sid"]: a for fs in frames.values() for a in fs}
     assert result["frames"]
     for frame in result["frames"]:
