@@ -71,6 +71,15 @@ class OxideConfig:
     test_fraction: float = 0.1
     recipe: SamplingRecipe = field(default_factory=SamplingRecipe)
     frame_filter: FrameFilter = field(default_factory=FrameFilter)
+    # CHGNet label path (pamm.data.chgnet_labels.LABEL_PATHS); "calculator" made the
+    # bundled data and is what a config recorded before this field existed ran
+    labels: str = "one-backward"
+
+    def __post_init__(self) -> None:
+        from pamm.data.chgnet_labels import LABEL_PATHS
+
+        if self.labels not in LABEL_PATHS:
+            raise ValueError(f"OxideConfig.labels must be one of {LABEL_PATHS}: {self.labels!r}")
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -81,6 +90,7 @@ class OxideConfig:
         d["heldout_chemistry"] = tuple(d["heldout_chemistry"])
         d["recipe"] = SamplingRecipe(**d["recipe"])
         d["frame_filter"] = FrameFilter(**d["frame_filter"])
+        d.setdefault("labels", "calculator")
         return cls(**d)
 
 
@@ -149,18 +159,20 @@ def _init_worker(config_dict: dict) -> None:
     _STATE["config"] = OxideConfig.from_dict(config_dict)
 
 
-def _calc():
-    from pamm.data.chgnet_labels import chgnet_labeller
+def _calc(labels: str):
+    """The worker's CHGNet calculator (the data tests put Lennard-Jones here)."""
+    from pamm.data.chgnet_labels import label_calculator
 
-    return chgnet_labeller()
+    return label_calculator(labels)
 
 
 def _relax_work(args: tuple[int, dict, str]) -> int:
     from pamm.data.parents import relax_candidate
 
     index, cand, out = args
+    config = _STATE["config"]
     atoms = Atoms(numbers=cand["numbers"], positions=cand["positions"], cell=cand["cell"], pbc=True)
-    result = relax_candidate(atoms, _calc(), max_steps=_STATE["config"].relax_max_steps)
+    result = relax_candidate(atoms, _calc(config.labels), max_steps=config.relax_max_steps)
     result |= {"source": cand["source"], "name": cand["name"], "candidate": index}
     atomic_write_text(Path(out) / f"cand_{index:05d}.json", json.dumps(result))
     return index
@@ -210,7 +222,8 @@ def run_task(config: OxideConfig, task: dict, parent: dict, calc) -> dict:
 
 def _task_work(args: tuple[dict, dict, str]) -> int:
     task, parent, out = args
-    result = run_task(_STATE["config"], task, parent, _calc())
+    config = _STATE["config"]
+    result = run_task(config, task, parent, _calc(config.labels))
     atomic_write_bytes(
         Path(out) / f"task_{task['index']:05d}.json.gz", gzip.compress(json.dumps(result).encode())
     )

@@ -92,7 +92,8 @@ def chgnet_calculator():
     """One CHGNet ASE calculator per process (offline: ``HF_HUB_OFFLINE=1``, CPU).
 
     The generators label with :func:`pamm.data.chgnet_labels.chgnet_labeller` (the same
-    model, 1.7x faster); this is CHGNet's own calculator, the reference it is tested on.
+    model, 1.7–2.1x faster per label); this is CHGNet's own calculator, the reference it
+    is tested on.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:

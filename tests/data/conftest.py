@@ -11,7 +11,7 @@ from pamm.data.oxides import Candidate
 from pamm.data.sampling import SamplingRecipe
 
 
-def _lj():
+def _lj(labels: str = "one-backward"):
     return LennardJones(sigma=1.9, epsilon=0.05, rc=5.0, smooth=True)
 
 

@@ -44,8 +44,9 @@ def test_labels_match_chgnets_calculator(structures, labeller) -> None:
     for atoms in structures:
         e_ref, f_ref, s_ref = _labels(atoms, reference)
         energy, forces, stress = _labels(atoms, labeller)
-        # the same forward pass: measured identical; two float32 backward graphs: forces
-        # differ by <= 1.1e-4 eV/Å, stresses by <= 8.3e-7 eV/Å³ (30 training frames)
+        # the same forward pass and rounding: energies identical (90 training frames); two
+        # float32 backward graphs: forces differ by <= 1.1e-4 eV/Å, stresses by <= 8.3e-7
+        # eV/Å³ (30 training frames)
         assert energy == pytest.approx(float(e_ref), abs=1e-5)
         np.testing.assert_allclose(forces, f_ref, atol=1e-3)
         np.testing.assert_allclose(stress, s_ref, atol=1e-5)

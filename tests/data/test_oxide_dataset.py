@@ -64,3 +64,26 @@ def test_pipeline_resumes_and_assembles_by_parent(tmp_path, fake_chemistry, tiny
         for b in splits:
             assert a == b or not parents_of[a] & parents_of[b]
     assert {"train", "heldout_chemistry"} <= set(splits)
+
+
+def test_the_label_path_is_recorded_and_used(tmp_path, fake_chemistry, tiny_config, monkeypatch):
+    """``labels`` round-trips through the card, a card from before it existed reads as
+    CHGNet's calculator (what made the bundled data), and the workers label with it."""
+    from dataclasses import replace
+
+    from ase.calculators.lj import LennardJones
+
+    assert od.OxideConfig().labels == "one-backward"
+    recorded = tiny_config.to_dict()
+    assert od.OxideConfig.from_dict(recorded) == tiny_config
+    del recorded["labels"]
+    assert od.OxideConfig.from_dict(recorded).labels == "calculator"
+    with pytest.raises(ValueError, match="labels must be one of"):
+        od.OxideConfig(labels="dft")
+
+    used = []
+    lj = LennardJones(sigma=1.9, epsilon=0.05, rc=5.0, smooth=True)
+    monkeypatch.setattr(od, "_calc", lambda labels: used.append(labels) or lj)
+    card = od.generate_oxides(replace(tiny_config, labels="calculator"), tmp_path / "d", workers=1)
+    assert card["config"]["labels"] == "calculator"
+    assert used and set(used) == {"calculator"}

@@ -108,7 +108,8 @@ def test_extension_keeps_the_base_and_appends_parents(
     # a new task recomputed alone from the record gives the stored frames
     record = json.loads(gzip.decompress((out / od.PARENT_RECORD).read_bytes()))
     task = next(t for t in record["tasks"][n_base_tasks:] if t["family"] == "rattled-300")
-    again = od.run_task(tiny_config, task, record["parents"][task["parent"]], od._calc())
+    parent = record["parents"][task["parent"]]
+    again = od.run_task(tiny_config, task, parent, od._calc(tiny_config.labels))
     stored = [a for a in after.values() if a.info["task"] == task["index"]]
     assert len(stored) == len(again["frames"]) > 0
     for d in again["frames"]:
