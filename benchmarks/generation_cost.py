@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pamm.plumbing import atomic_write_text  # noqa: E402
+from pamm.plumbing import atomic_write_json  # noqa: E402
 
 DATA = ROOT / "assets" / "data"
 
@@ -152,10 +152,9 @@ def main(argv: list[str] | None = None) -> dict:
     report["labels"] = label_cost(args.frames)
     report["relax"] = relax_cost(args.candidates)
     report["load_after"] = os.getloadavg()
-    text = json.dumps(report, indent=1, default=float)
     if args.json is not None:
-        atomic_write_text(args.json, text + "\n")
-    print(text)
+        atomic_write_json(args.json, report, indent=1)
+    print(json.dumps(report, indent=1, default=float))
     return report
 
 

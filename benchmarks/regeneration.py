@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pamm.data.oxide_dataset import OXIDE_SPLITS, PARENT_RECORD  # noqa: E402
-from pamm.plumbing import atomic_write_text  # noqa: E402
+from pamm.plumbing import atomic_write_json  # noqa: E402
 
 
 def _record(folder: Path) -> dict:
@@ -179,10 +179,9 @@ def main(argv: list[str] | None = None) -> dict:
         report["run_wall_seconds"] = {"first_run": base["run"], "extension": card["run"]}
     if args.times is not None:
         report["wall_seconds"] = wall_times(args.times)
-    text = json.dumps(report, indent=1)
     if args.json is not None:
-        atomic_write_text(args.json, text + "\n")
-    print(text)
+        atomic_write_json(args.json, report, indent=1)
+    print(json.dumps(report, indent=1))
     return report
 
 
