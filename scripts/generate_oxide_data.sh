@@ -3,8 +3,8 @@
 # the first run (239-parent recipe) in $OUT.first, its extension (`pamm generate --extend`)
 # in $OUT (default assets/data-oxides, beside the bundled assets/data), then the card's
 # statistics. Both runs start from the bundled candidate list (assets/data/candidates.json.gz:
-# pyxtal's random draws may change between library versions); FRESH_CANDIDATES=1 draws
-# them anew instead. LABELS=calculator labels with CHGNet's own ASE calculator, as the
+# pyxtal's random crystals do not come back the same when drawn anew); FRESH_CANDIDATES=1
+# draws them anew instead. LABELS=calculator labels with CHGNet's own ASE calculator, as the
 # bundled data was made (bit-identical on its CPU type; slower), instead of the default
 # one-backward path (the same model; float32-noise differences that relaxations amplify).
 # Resumable in pieces: every finished relaxation and task is saved under .work/ at once;

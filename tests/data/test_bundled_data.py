@@ -1,7 +1,8 @@
 """The bundled oxide dataset: its card, the split rule, the families, one task.
 
-``assets/data`` was made in two runs (``scripts/generate_oxide_data.sh``, then ``pamm
-generate --extend``). It is in git: a checkout without it fails here rather than skipping.
+``assets/data`` was made in two runs (``pamm generate --recipe oxides``, then ``pamm
+generate --extend``; ``scripts/generate_oxide_data.sh`` runs both). It is in git: a
+checkout without it fails here rather than skipping.
 """
 
 from __future__ import annotations
