@@ -128,7 +128,7 @@ def test_a_stored_task_is_recomputed(card, frames, parent_record) -> None:
         atoms = stored[frame["info"]["sid"]]
         # CHGNet runs in float32: labels differ between CPUs by up to ~4e-5 eV/Å and
         # ~2e-5 eV (measured on two machines of this kind); the generator's labeller
-        # against the stored (CHGNet calculator) labels: <= 1.1e-4 eV/Å, <= 8e-6 eV
+        # against the stored (CHGNet calculator) labels: <= 1.1e-4 eV/Å, energies equal
         # (45 rattled frames); margins of 9x and more
         np.testing.assert_allclose(atoms.positions, frame["positions"], atol=1e-6)
         assert atoms.get_potential_energy() == pytest.approx(frame["energy"], abs=2e-4)
