@@ -30,19 +30,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from pamm.data.oxide_dataset import OxideConfig, _relaxable  # noqa: E402
 from pamm.plumbing import atomic_write_json  # noqa: E402
 
 DATA = ROOT / "assets" / "data"
 
 
 def _calculator(kind: str):
-    if kind == "calculator":
-        from pamm.data.recipes import chgnet_calculator
+    """``calculator`` (CHGNet's) or ``labeller`` (the generator's default label path)."""
+    from pamm.data.chgnet_labels import label_calculator
 
-        return chgnet_calculator()
-    from pamm.data.chgnet_labels import chgnet_labeller
-
-    return chgnet_labeller()
+    return label_calculator("one-backward" if kind == "labeller" else kind)
 
 
 def label_cost(n_frames: int) -> dict:
@@ -114,9 +112,7 @@ def relax_cost(n_candidates: int) -> dict:
     cands = json.loads(gzip.decompress((DATA / "candidates.json.gz").read_bytes()))
     record = json.loads(gzip.decompress((DATA / "parents.json.gz").read_bytes()))
     parent_of = {p["candidate"]: p for p in record["parents"]}
-    relaxable = [
-        (k, c) for k, c in enumerate(cands) if c["source"] != "pyxtal" or len(c["numbers"]) <= 24
-    ]
+    relaxable = [(k, cands[k]) for k in _relaxable(OxideConfig(), cands)]
     chosen = relaxable[:: max(1, len(relaxable) // n_candidates)][:n_candidates]
     out = {
         "candidates": [k for k, _ in chosen],
